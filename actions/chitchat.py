@@ -1,0 +1,112 @@
+"""Greetings, thanks, goodbyes, affirm/deny, help, out-of-scope, fallback and hand-off requests."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import replies
+from actions.constants import (
+    KIND_CHITCHAT,
+    KIND_FALLBACK,
+    KIND_HANDOFF,
+    KIND_OUT_OF_SCOPE,
+    SLOT_ANSWER_ID,
+    SLOT_ANSWER_KIND,
+    SLOT_HANDOFF_REQUESTED,
+    SLOT_PENDING_TOPIC,
+)
+from actions.context import locale_of
+from common.i18n import t
+
+# The catalog key of the reply to each small-talk intent.
+REPLY_KEYS = {
+    "greet": "chat.greet",
+    "goodbye": "chat.goodbye",
+    "thank": "chat.thank",
+    "affirm": "chat.affirm",
+    "deny": "chat.deny",
+    "bot_challenge": "chat.bot_challenge",
+    "help": "chat.help",
+}
+
+
+class ActionRespond(Action):
+    """Replies to small talk in the resident's language."""
+
+    def name(self) -> str:
+        return "action_respond"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        locale = locale_of(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        key = REPLY_KEYS.get(intent or "", "chat.help")
+        buttons = []
+        if key in {"chat.greet", "chat.help"}:
+            buttons = [
+                {"title": t("button.example_process", locale), "payload": "/faq_lv_process"},
+                {"title": t("button.example_tariff", locale), "payload": "/faq_residential_tiered_tariff"},
+                {"title": t("button.example_documents", locale), "payload": "/faq_required_documents"},
+                replies.human_button(locale),
+            ]
+        dispatcher.utter_message(text=t(key, locale), buttons=buttons)
+        return [SlotSet(SLOT_ANSWER_KIND, KIND_CHITCHAT), SlotSet(SLOT_ANSWER_ID, None)]
+
+
+class ActionOutOfScope(Action):
+    """Declines questions outside electricity customer service, and says what it can do."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        locale = locale_of(tracker)
+        dispatcher.utter_message(text=t("oos.reply", locale), buttons=[replies.human_button(locale)])
+        return [
+            SlotSet(SLOT_ANSWER_KIND, KIND_OUT_OF_SCOPE),
+            SlotSet(SLOT_ANSWER_ID, None),
+            SlotSet(SLOT_PENDING_TOPIC, None),
+        ]
+
+
+class ActionFallback(Action):
+    """The dialogue fallback: no rule fits the conversation."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        locale = locale_of(tracker)
+        dispatcher.utter_message(text=t("faq.fallback", locale), buttons=[replies.human_button(locale)])
+        return [SlotSet(SLOT_ANSWER_KIND, KIND_FALLBACK), SlotSet(SLOT_ANSWER_ID, None)]
+
+
+class ActionHumanHandoff(Action):
+    """Records the request for a person and gives the hotline.
+
+    Staff hand-off through the gateway is a later issue; until it lands the resident is
+    told plainly how to reach a person now.
+    """
+
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        locale = locale_of(tracker)
+        dispatcher.utter_message(text=t("handoff.hotline", locale))
+        return [
+            SlotSet(SLOT_HANDOFF_REQUESTED, True),
+            SlotSet(SLOT_ANSWER_KIND, KIND_HANDOFF),
+            SlotSet(SLOT_ANSWER_ID, None),
+        ]

@@ -1,0 +1,74 @@
+"""Builds the gateway from settings, in one function, so tests build it with test settings."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.chat import ChatService
+from bot.rasa_client import RasaClient
+from bot.web import pages, router
+from common.db import create_all, make_engine, make_session_factory
+from common.settings import Settings
+from knowledge.service import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 512 * 1024
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The gateway's ASGI app: web chat API and page, with its lifespan resources."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        create_all(engine)
+        app.state.sessions = make_session_factory(engine)
+        app.state.knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
+            app.state.rasa = RasaClient(settings.rasa_url, http, settings.rasa_timeout_s)
+            app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
+            yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Power-service assistant gateway",
+        description="Web chat API of the power-service assistant (see DESIGN.md).",
+        version="1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.include_router(pages)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"error": "request body too large", "limit_bytes": MAX_BODY_BYTES}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "reason": err.get("msg")}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error: %s", type(exc).__name__)
+        return JSONResponse({"error": "internal error; please try again or call 95598"}, status_code=500)
+
+    return app

@@ -1,0 +1,150 @@
+"""One conversational turn, the same for every channel.
+
+Cleans the text, decides the locale (the script the question is written in), converts it
+for NLU, sends it to Rasa, and turns Rasa's reply and tracker into messages plus `meta`.
+Turns of one sender run one at a time, in order; different senders run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy.orm import sessionmaker
+
+from bot import store
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.sanitize import clean
+from common.db import session_scope
+from common.i18n import t
+from common.scripts import detect_locale, normalize_for_nlu, normalize_locale
+from common.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Reply kinds (slot `answer_kind`, set by the actions) that give no answer from knowledge.
+NO_ANSWER_KINDS = frozenset({"suggest", "fallback", "out_of_scope"})
+
+
+@dataclass
+class Meta:
+    intent: Optional[str] = None
+    confidence: Optional[float] = None
+    fallback: bool = False
+    handoff: bool = False
+    requested_slot: Optional[str] = None
+    case_id: Optional[str] = None
+    answer_id: Optional[str] = None
+
+
+@dataclass
+class Turn:
+    messages: List[Dict[str, Any]] = field(default_factory=list)
+    meta: Meta = field(default_factory=Meta)
+    locale: str = "zh_Hans"
+
+
+def message(
+    text: str, buttons: Optional[List[Dict[str, str]]] = None, image_url: Optional[str] = None
+) -> Dict[str, Any]:
+    """A Message of the web chat contract."""
+    result: Dict[str, Any] = {"text": text, "buttons": buttons or []}
+    if image_url:
+        result["image_url"] = image_url
+    return result
+
+
+def from_rasa(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Maps Rasa's REST output to contract Messages; an image alone becomes its own message."""
+    messages = []
+    for item in items:
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in item.get("buttons") or []
+        ]
+        text = item.get("text") or ""
+        image = item.get("image")
+        if text or buttons or image:
+            messages.append(message(text, buttons, image))
+    return messages
+
+
+class ChatService:
+    """Runs turns for any channel against Rasa."""
+
+    def __init__(self, settings: Settings, rasa: RasaClient, sessions: sessionmaker):
+        self._settings = settings
+        self._rasa = rasa
+        self._sessions = sessions
+        self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def locale_for(self, sender_id: str, text: str, requested: Optional[str]) -> str:
+        with session_scope(self._sessions) as session:
+            stored = store.get_locale(sender_id, session=session)
+        hint = normalize_locale(requested) or stored
+        if text.startswith("/"):  # a button payload says nothing about the script
+            return hint or self._settings.default_locale
+        return detect_locale(text, hint) or self._settings.default_locale
+
+    async def handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str] = None) -> Turn:
+        """Runs one turn for `sender_id` and returns the replies with their meta."""
+        lock = self._locks[sender_id]
+        async with lock:
+            try:
+                return await self._handle(sender_id, text, channel, requested_locale)
+            finally:
+                if not lock.locked() and sender_id in self._locks and not lock._waiters:  # type: ignore[attr-defined]
+                    self._locks.pop(sender_id, None)
+
+    async def _handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str]) -> Turn:
+        cleaned = clean(text, self._settings.max_message_chars)
+        locale = self.locale_for(sender_id, cleaned.text, requested_locale)
+        turn = Turn(locale=locale)
+        if not cleaned.text:
+            turn.messages.append(message(t("input.empty", locale)))
+            turn.meta.fallback = True
+            return turn
+        if not cleaned.has_words:
+            turn.messages.append(message(t("input.no_text", locale)))
+            turn.meta.fallback = True
+            return turn
+        with session_scope(self._sessions) as session:
+            store.remember_sender(sender_id, channel, locale, session=session)
+        if cleaned.truncated:
+            turn.messages.append(message(t("input.truncated", locale, limit=self._settings.max_message_chars)))
+        nlu_text = cleaned.text if cleaned.text.startswith("/") else normalize_for_nlu(cleaned.text)
+        try:
+            replies = await self._rasa.send(sender_id, nlu_text, {"locale": locale, "channel": channel})
+        except RasaUnavailable as exc:
+            logger.error("turn failed for sender %s: %s", sender_id, exc)
+            replies = []
+        converted = from_rasa(replies)
+        if not converted:
+            # Rasa down, or up but its action server down (Rasa then replies with nothing).
+            turn.messages.append(message(t("service.unavailable", locale)))
+            turn.meta.fallback = True
+            return turn
+        turn.messages.extend(converted)
+        turn.meta = self._meta(await self._rasa.tracker(sender_id))
+        return turn
+
+    @staticmethod
+    def _meta(tracker: Optional[Dict[str, Any]]) -> Meta:
+        if tracker is None:
+            return Meta()
+        latest = tracker.get("latest_message") or {}
+        intent = latest.get("intent") or {}
+        slots = tracker.get("slots") or {}
+        confidence = intent.get("confidence")
+        return Meta(
+            intent=intent.get("name"),
+            confidence=float(confidence) if confidence is not None else None,
+            fallback=slots.get("answer_kind") in NO_ANSWER_KINDS,
+            handoff=bool(slots.get("handoff_active")),
+            requested_slot=slots.get("requested_slot"),
+            case_id=slots.get("case_id"),
+            answer_id=slots.get("answer_id"),
+        )

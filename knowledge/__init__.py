@@ -1,0 +1,1 @@
+"""The knowledge base: entry files, their loader into the database, retrieval and tariffs."""

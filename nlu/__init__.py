@@ -1,0 +1,1 @@
+"""Rasa training data (domain, NLU examples, rules) and the custom NLU components it needs."""

@@ -1,0 +1,67 @@
+"""Starts the real services for the end-to-end tests: once per test session, on free ports.
+
+The model is trained from the repository (or reused when its inputs are unchanged), then the
+action server, the Rasa server and the gateway run as separate processes talking HTTP, with
+their SQLite files in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Dict, Iterator, Optional
+
+import httpx
+import pytest
+
+from tools.services import Ports, Stack
+from tools.train import ensure_model
+
+_senders = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = ensure_model()
+    running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as http:
+        yield http
+
+
+@pytest.fixture()
+def sender() -> str:
+    """A new conversation id for each test."""
+    return f"test-{next(_senders)}"
+
+
+class Chat:
+    """Posts turns of one conversation and keeps the last response."""
+
+    def __init__(self, client: httpx.Client, sender_id: str):
+        self.client = client
+        self.sender_id = sender_id
+
+    def say(self, text: str, locale: Optional[str] = None) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"sender_id": self.sender_id, "text": text}
+        if locale:
+            body["locale"] = locale
+        response = self.client.post("/api/chat", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture()
+def chat(client: httpx.Client, sender: str) -> Chat:
+    return Chat(client, sender)
+
+
+def texts(reply: Dict[str, Any]) -> str:
+    return "\n".join(m["text"] for m in reply["messages"])

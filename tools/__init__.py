@@ -1,0 +1,1 @@
+"""Developer tooling: training, running the services, benchmarks."""

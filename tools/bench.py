@@ -1,0 +1,257 @@
+"""`make bench`: answer accuracy, out-of-scope rejection and turn latency, measured through
+the public web chat API against the real services.
+
+Accuracy uses `bench/heldout.yml`, questions written separately from the training variants
+(the run reports any that leaked into the training data). Each question opens a fresh
+conversation, so no region or context carries over. The same questions then go through a
+stack whose Rasa model uses Rasa's stock pipeline (`bench/config_stock.yml`, as `rasa init`
+writes it) trained on the same data, so the two are compared in one run.
+
+Latency: 20 concurrent senders, each sending its questions back to back (closed loop), and
+the same with a 1 s pause between a sender's messages (people read the reply before typing).
+
+Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List
+
+import httpx
+import yaml
+
+from common.scripts import to_simplified
+from common.settings import ROOT
+from tools.services import Ports, Stack
+from tools.train import BUILD, ensure_model
+
+HELDOUT = ROOT / "bench" / "heldout.yml"
+STOCK_CONFIG = ROOT / "bench" / "config_stock.yml"
+
+
+@dataclass
+class Outcome:
+    question: Dict[str, Any]
+    answer_id: str | None
+    intent: str | None
+    fallback: bool
+    suggested: List[str]
+    text: str
+    seconds: float
+
+
+@dataclass
+class Report:
+    name: str
+    outcomes: List[Outcome] = field(default_factory=list)
+
+    def in_scope(self) -> List[Outcome]:
+        return [o for o in self.outcomes if o.question["expect"] != "out_of_scope"]
+
+    def oos(self) -> List[Outcome]:
+        return [o for o in self.outcomes if o.question["expect"] == "out_of_scope"]
+
+
+def load_questions() -> List[Dict[str, Any]]:
+    return yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["questions"]
+
+
+def leaked(questions: List[Dict[str, Any]]) -> List[str]:
+    """Held-out questions that appear verbatim among the training examples."""
+    training = set()
+    for path in (BUILD / "data").glob("*.yml"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip().startswith("- "):
+                training.add(line.strip()[2:].strip().lower())
+    return [q["text"] for q in questions if to_simplified(q["text"]).strip().lower() in training]
+
+
+def correct(outcome: Outcome) -> bool:
+    expect = outcome.question["expect"]
+    return outcome.answer_id == expect and not outcome.fallback if expect != "bill" else outcome.answer_id == "bill"
+
+
+def in_script(outcome: Outcome) -> bool:
+    """Whether the reply is written in the question's script."""
+    locale, text = outcome.question["locale"], outcome.text
+    if locale == "en":
+        return sum(c.isascii() for c in text) > 0.7 * len(text)
+    traditional = to_simplified(text) != text
+    return traditional if locale == "zh_Hant" else not traditional
+
+
+async def ask(http: httpx.AsyncClient, sender: str, question: Dict[str, Any]) -> Outcome:
+    start = time.perf_counter()
+    response = await http.post("/api/chat", json={"sender_id": sender, "text": question["text"]})
+    seconds = time.perf_counter() - start
+    response.raise_for_status()
+    data = response.json()
+    meta = data["meta"]
+    suggested = [
+        b["payload"][5:] for m in data["messages"] for b in m["buttons"] if b["payload"].startswith("/faq_")
+    ]
+    return Outcome(
+        question, meta.get("answer_id"), meta.get("intent"), bool(meta["fallback"]), suggested,
+        "\n".join(m["text"] for m in data["messages"]), seconds,
+    )
+
+
+async def evaluate(stack: Stack, name: str, questions: List[Dict[str, Any]]) -> Report:
+    report = Report(name)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
+        for i, question in enumerate(questions):
+            report.outcomes.append(await ask(http, f"bench-{name}-{i}", question))
+    return report
+
+
+async def load_test(stack: Stack, questions: List[Dict[str, Any]], senders: int, turns: int,
+                    pause: float) -> Dict[str, float]:
+    """`senders` concurrent conversations of `turns` messages each; latency per turn."""
+    latencies: List[float] = []
+    pool = [q for q in questions if q["expect"] != "out_of_scope"]
+
+    async def sender(n: int, http: httpx.AsyncClient) -> None:
+        for k in range(turns):
+            outcome = await ask(http, f"load-{pause}-{n}", pool[(n * turns + k) % len(pool)])
+            latencies.append(outcome.seconds)
+            if pause:
+                await asyncio.sleep(pause)
+
+    limits = httpx.Limits(max_connections=senders * 2)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as http:
+        await ask(http, "warm-up", pool[0])
+        start = time.perf_counter()
+        await asyncio.gather(*(sender(n, http) for n in range(senders)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "turns": len(latencies),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "max_ms": 1000 * latencies[-1],
+        "turns_per_s": len(latencies) / elapsed,
+    }
+
+
+def summarize(report: Report) -> Dict[str, Any]:
+    good = report.in_scope()
+    oos = report.oos()
+    pure_fallback = [o for o in good if o.fallback and not o.suggested]
+    top3 = [o for o in good if correct(o) or o.question["expect"] in o.suggested]
+    by_locale: Dict[str, List[bool]] = defaultdict(list)
+    for o in good:
+        by_locale[o.question["locale"]].append(correct(o))
+    return {
+        "questions": len(good),
+        "top1": sum(map(correct, good)) / len(good),
+        "top3_incl_choices": len(top3) / len(good),
+        "choices_offered": sum(1 for o in good if o.suggested) / len(good),
+        "good_wrongly_rejected": len(pure_fallback) / len(good),
+        "oos_questions": len(oos),
+        "oos_rejected": sum(1 for o in oos if o.fallback and o.answer_id is None) / len(oos),
+        "reply_in_question_script": sum(map(in_script, report.outcomes)) / len(report.outcomes),
+        "top1_by_locale": {k: sum(v) / len(v) for k, v in sorted(by_locale.items())},
+    }
+
+
+def print_summary(summaries: Dict[str, Dict[str, Any]]) -> None:
+    names = list(summaries)
+    rows = [
+        ("held-out in-scope questions", "questions", "{:d}"),
+        ("top-1 answer accuracy", "top1", "{:.1%}"),
+        ("  zh_Hans", ("top1_by_locale", "zh_Hans"), "{:.1%}"),
+        ("  zh_Hant", ("top1_by_locale", "zh_Hant"), "{:.1%}"),
+        ("  en", ("top1_by_locale", "en"), "{:.1%}"),
+        ("right answer in top 3 (incl. choices)", "top3_incl_choices", "{:.1%}"),
+        ("choices offered (near tie)", "choices_offered", "{:.1%}"),
+        ("good questions wrongly rejected", "good_wrongly_rejected", "{:.1%}"),
+        ("out-of-scope questions", "oos_questions", "{:d}"),
+        ("out-of-scope rejection rate", "oos_rejected", "{:.1%}"),
+        ("reply in the question's script", "reply_in_question_script", "{:.1%}"),
+    ]
+    print(f"\n{'':40}" + "".join(f"{n:>18}" for n in names))
+    for label, key, fmt in rows:
+        cells = []
+        for n in names:
+            value = summaries[n]
+            for part in key if isinstance(key, tuple) else (key,):
+                value = value.get(part, 0) if isinstance(value, dict) else 0
+            cells.append(fmt.format(value))
+        print(f"{label:40}" + "".join(f"{c:>18}" for c in cells))
+
+
+def misses(report: Report, limit: int = 40) -> None:
+    wrong = [o for o in report.in_scope() if not correct(o)]
+    print(f"\n{report.name}: {len(wrong)} in-scope misses (expected -> got)")
+    for o in wrong[:limit]:
+        got = o.answer_id or ("choices:" + ",".join(o.suggested) if o.suggested else "fallback")
+        print(f"  [{o.question['locale']}] {o.question['text'][:40]:40} {o.question['expect']} -> {got}")
+    accepted = [o for o in report.oos() if not o.fallback]
+    print(f"{report.name}: {len(accepted)} out-of-scope questions answered")
+    for o in accepted[:limit]:
+        print(f"  [{o.question['locale']}] {o.question['text'][:40]:40} -> {o.answer_id}")
+
+
+def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str, Dict[str, float]]]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as var:
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var))
+        stack.start()
+        try:
+            report = asyncio.run(evaluate(stack, name, questions))
+            load = {}
+            if name == "project":
+                for pause in (0.0, 1.0):
+                    load[f"pause {pause:.0f}s"] = asyncio.run(
+                        load_test(stack, questions, args.senders, args.turns, pause)
+                    )
+        finally:
+            stack.stop()
+    return report, load
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="power-service assistant benchmark")
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=15)
+    parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="list every miss")
+    args = parser.parse_args()
+
+    questions = load_questions()
+    project_model = ensure_model()
+    stock_model = None if args.skip_stock else ensure_model(config=STOCK_CONFIG, name_prefix="stock-")
+    counts = Counter(q["locale"] for q in questions)
+    print(f"\nheld-out set: {len(questions)} questions {dict(counts)}; "
+          f"{len(leaked(questions))} appear verbatim in the training data")
+
+    reports, summaries = {}, {}
+    report, load = run_stack(project_model, "project", questions, args)
+    reports["project"], summaries["project"] = report, summarize(report)
+    if stock_model is not None:
+        stock, _ = run_stack(stock_model, "stock", questions, args)
+        reports["stock"], summaries["stock"] = stock, summarize(stock)
+
+    print_summary(summaries)
+    print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
+    for label, figures in load.items():
+        print(f"  {label:10} p50 {figures['p50_ms']:6.0f} ms   p95 {figures['p95_ms']:6.0f} ms   "
+              f"max {figures['max_ms']:6.0f} ms   {figures['turns_per_s']:5.1f} turns/s")
+    for report in reports.values():
+        misses(report, limit=200 if args.verbose else 25)
+    out = ROOT / "var" / "bench-results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"summaries": summaries, "latency": load}, indent=2, ensure_ascii=False))
+    print(f"\nfigures written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

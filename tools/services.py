@@ -1,0 +1,198 @@
+"""Starts, checks and stops the assistant's processes: one supervisor for `make run`, the
+test session and the benchmark, so all three run the services exactly the same way.
+
+Order: action server (loads the knowledge base), Rasa server (needs the action server),
+gateway (needs Rasa). Each logs to `<var>/logs/<name>.log`; a service that does not become
+healthy in time stops the whole stack with its log's tail in the error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import httpx
+
+from common.settings import ROOT
+from tools.train import rasa_bin, rasa_env
+
+PYTHON = sys.executable
+
+
+class ServiceError(RuntimeError):
+    """A service failed to start or died."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Ports:
+    gateway: int = 8080
+    rasa: int = 5005
+    actions: int = 5055
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(gateway=free_port(), rasa=free_port(), actions=free_port())
+
+
+@dataclass
+class Service:
+    name: str
+    cmd: List[str]
+    health_url: str
+    env: Dict[str, str]
+    log_path: Path
+    process: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.health_url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=5)
+
+
+@dataclass
+class Stack:
+    """The assistant's services on the given ports, with state under `var_dir`."""
+
+    model: Path
+    ports: Ports = field(default_factory=Ports)
+    var_dir: Path = ROOT / "var"
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    services: List[Service] = field(default_factory=list)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.actions}"
+
+    def env(self) -> Dict[str, str]:
+        env = rasa_env()
+        env.update(
+            {
+                "VAR_DIR": str(self.var_dir),
+                "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{self.var_dir / 'app.db'}",
+                "RASA_URL": self.rasa_url,
+                "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
+                "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
+                "GATEWAY_PORT": str(self.ports.gateway),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def build(self) -> List[Service]:
+        env = self.env()
+        logs = self.var_dir / "logs"
+        return [
+            Service(
+                "actions",
+                [PYTHON, "-m", "actions.server", "--port", str(self.ports.actions)],
+                f"{self.actions_url}/healthz", env, logs / "actions.log",
+            ),
+            Service(
+                "rasa",
+                [
+                    rasa_bin(), "run", "--enable-api", "--model", str(self.model),
+                    "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                    "--endpoints", str(ROOT / "endpoints.yml"),
+                    "--credentials", str(ROOT / "credentials.yml"),
+                ],
+                f"{self.rasa_url}/status", env, logs / "rasa.log",
+            ),
+            Service(
+                "gateway", [PYTHON, "-m", "bot.main"], f"{self.gateway_url}/healthz", env,
+                logs / "gateway.log",
+            ),
+        ]
+
+    def start(self, timeout: float = 180.0) -> Stack:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.services = self.build()
+        try:
+            for service in self.services:
+                service.start()
+                self._wait(service, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_service(self, name: str, timeout: float = 180.0) -> Service:
+        """(Re)starts one service of a running stack, e.g. after a test stopped it."""
+        service = self.service(name)
+        service.start()
+        self._wait(service, timeout)
+        return service
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    @staticmethod
+    def _wait(service: Service, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not service.alive():
+                raise ServiceError(f"{service.name} exited during start-up:\n{service.tail()}")
+            if service.healthy():
+                return
+            time.sleep(0.5)
+        raise ServiceError(f"{service.name} not healthy after {timeout:.0f}s:\n{service.tail()}")
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+    def dead(self) -> List[str]:
+        return [s.name for s in self.services if not s.alive()]
