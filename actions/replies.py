@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 from actions.constants import HUMAN_PAYLOAD
 from common.i18n import format_day, t
+from common.scripts import ZH_HANT, to_traditional
 from knowledge.regions import Gazetteer
 from knowledge.schema import Entry, Sourced
 
@@ -19,7 +20,8 @@ Button = Dict[str, str]
 def answer_text(answer: Sourced, locale: str) -> str:
     """The answer in `locale`, its source and date, and the 95598 note when unverified."""
     parts = [answer.get(locale)]
-    parts.append(t("faq.source", locale, source=answer.source, date=format_day(answer.valid_from, locale)))
+    source = to_traditional(answer.source) if locale == ZH_HANT else answer.source
+    parts.append(t("faq.source", locale, source=source, date=format_day(answer.valid_from, locale)))
     if not answer.verified:
         parts.append(t("faq.unverified", locale))
     return "\n".join(parts)

@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any, Dict, List, Optional
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictStr, validator
 
@@ -21,7 +21,7 @@ from common.db import session_scope
 from common.i18n import t
 from common.scripts import ZH_HANS, normalize_locale
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = FilePath(__file__).resolve().parent / "static"
 SENDER_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 # Generous: the text is cut at MAX_MESSAGE_CHARS with a notice; beyond this the body is refused.
 MAX_TEXT_CHARS = 100_000
@@ -78,7 +78,7 @@ async def post_chat(body: ChatRequest, request: Request) -> Dict[str, Any]:
 @router.get("/chat/{sender_id}/updates")
 async def read_updates(
     request: Request,
-    sender_id: str = Query(..., regex=SENDER_PATTERN),
+    sender_id: str = Path(..., regex=SENDER_PATTERN),
     after: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=200),
 ) -> Dict[str, Any]:
