@@ -19,8 +19,10 @@ from actions.constants import (
     SLOT_HANDOFF_REQUESTED,
     SLOT_PENDING_TOPIC,
 )
-from actions.context import locale_of
+from actions.context import knowledge, locale_of, text_of
+from actions.faq import GATE, answer_entry, region_for_turn
 from common.i18n import t
+from knowledge.retrieval import rescue
 
 # The catalog key of the reply to each small-talk intent.
 REPLY_KEYS = {
@@ -59,7 +61,11 @@ class ActionRespond(Action):
 
 
 class ActionOutOfScope(Action):
-    """Declines questions outside electricity customer service, and says what it can do."""
+    """Declines questions outside electricity customer service, and says what it can do.
+
+    A message that matches a knowledge entry almost word for word is answered instead: the
+    model is sometimes over-confident on out-of-scope for short in-domain questions.
+    """
 
     def name(self) -> str:
         return "action_out_of_scope"
@@ -68,6 +74,11 @@ class ActionOutOfScope(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         locale = locale_of(tracker)
+        kb = knowledge()
+        saved = rescue(kb.index.scores(text_of(tracker)), GATE)
+        if saved is not None:
+            region, events = region_for_turn(kb, tracker)
+            return events + answer_entry(dispatcher, kb, kb.by_id[saved], region, locale)
         dispatcher.utter_message(text=t("oos.reply", locale), buttons=[replies.human_button(locale)])
         return [
             SlotSet(SLOT_ANSWER_KIND, KIND_OUT_OF_SCOPE),

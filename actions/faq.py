@@ -36,6 +36,8 @@ GATE = Gate(
     answer=_settings.faq_answer_threshold,
     suggest=_settings.faq_suggest_threshold,
     margin=_settings.faq_margin,
+    diet_weight=_settings.faq_diet_weight,
+    oos_rescue=_settings.faq_oos_rescue,
 )
 
 

@@ -61,6 +61,13 @@ _CANTONESE = {
 }
 _CANTONESE_RE = re.compile("|".join(sorted(map(re.escape, _CANTONESE), key=len, reverse=True)))
 _CANTONESE_MARKERS = re.compile("[咩嘅喺冇唔佢啲咗嚟睇畀]|点样|几多|系咩|几耐")
+# Sentence-final particles that carry tone, not meaning (㗎 is outside the BMP's main block).
+_PARTICLES_RE = re.compile("[㗎喎噃啩囉嘞]")
+# Enumeration commas join items written as one word elsewhere: 水、电、气 → 水电气.
+_ENUM_COMMA_RE = re.compile(r"(?<=\S)、(?=\S)")
+# Punctuation becomes a word break; ASCII brackets stay (Rasa's entity annotation uses them),
+# and so do . and , between digits (amounts such as 520.5).
+_PUNCT_RE = re.compile(r"[，。？！；：“”‘’「」『』《》【】（）…～~?!;]+|(?<!\d)[.,](?!\d)")
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +120,10 @@ def normalize_for_nlu(text: str) -> str:
     simplified = to_simplified(text)
     if _CANTONESE_MARKERS.search(simplified):
         simplified = _CANTONESE_RE.sub(lambda m: _CANTONESE[m.group(0)], simplified)
-    return simplified
+    simplified = _PARTICLES_RE.sub("", simplified)
+    simplified = _ENUM_COMMA_RE.sub("", simplified)
+    simplified = _PUNCT_RE.sub(" ", simplified)
+    return " ".join(simplified.split())
 
 
 def normalize_locale(value: str | None) -> str | None:

@@ -59,6 +59,8 @@ class Settings:
     faq_answer_threshold: float = 0.55
     faq_suggest_threshold: float = 0.30
     faq_margin: float = 0.12
+    faq_diet_weight: float = 0.6
+    faq_oos_rescue: float = 0.75
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -81,6 +83,8 @@ class Settings:
             faq_answer_threshold=_env_float("FAQ_ANSWER_THRESHOLD", 0.55),
             faq_suggest_threshold=_env_float("FAQ_SUGGEST_THRESHOLD", 0.30),
             faq_margin=_env_float("FAQ_MARGIN", 0.12),
+            faq_diet_weight=_env_float("FAQ_DIET_WEIGHT", 0.6),
+            faq_oos_rescue=_env_float("FAQ_OOS_RESCUE", 0.75),
         )
         settings.check()
         return settings

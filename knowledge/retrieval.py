@@ -44,6 +44,8 @@ class Gate:
     suggest: float = 0.30
     margin: float = 0.12
     diet_weight: float = 0.6
+    # Lexical similarity at which a message the model calls out of scope is answered anyway.
+    oos_rescue: float = 0.75
 
 
 def _normalize(text: str) -> str:
@@ -99,6 +101,14 @@ def blend(
     ]
     candidates.sort(key=lambda c: c.score, reverse=True)
     return candidates[:top]
+
+
+def rescue(lexical: Mapping[str, float], gate: Gate) -> Optional[str]:
+    """The entry to answer although NLU said out of scope: only a near-verbatim lexical match."""
+    if not lexical:
+        return None
+    best = max(lexical, key=lexical.get)
+    return best if lexical[best] >= gate.oos_rescue else None
 
 
 def decide(candidates: Sequence[Candidate], gate: Gate) -> Decision:

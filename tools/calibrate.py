@@ -1,0 +1,109 @@
+"""Chooses the FAQ gate's thresholds on the development set, never on the held-out set.
+
+Replays the assistant's decision offline: the NLU ranking from a running Rasa server's
+`/model/parse` (what the actions receive), the lexical scores from the knowledge base, and
+the gate of `knowledge.retrieval`, for a grid of thresholds. Prints the best settings under
+the issue's constraints (out-of-scope rejection ≥ 90%, good questions wrongly rejected ≤ 5%),
+to be written into `.env.example` / settings defaults by a person.
+
+Usage: python -m tools.calibrate --rasa http://127.0.0.1:5005 [--set bench/dev.yml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import httpx
+import yaml
+
+from common.scripts import normalize_for_nlu
+from common.settings import ROOT
+from knowledge.retrieval import ANSWER, Gate, blend, decide, rescue
+from knowledge.service import KnowledgeBase
+
+FALLBACK_THRESHOLD = 0.3  # config.yml FallbackClassifier
+
+
+@dataclass
+class Parsed:
+    expect: str
+    intent: str
+    diet: Dict[str, float]
+    lexical: Dict[str, float]
+
+
+def parse_all(rasa: str, questions: List[Dict[str, Any]], kb: KnowledgeBase) -> List[Parsed]:
+    parsed = []
+    with httpx.Client(timeout=30) as http:
+        for q in questions:
+            text = normalize_for_nlu(q["text"])
+            data = http.post(f"{rasa}/model/parse", json={"text": text}).json()
+            ranking = data.get("intent_ranking") or []
+            intent = data["intent"]["name"]
+            diet = {r["name"][4:]: r["confidence"] for r in ranking if r["name"].startswith("faq_")}
+            parsed.append(Parsed(q["expect"], intent, diet, kb.index.scores(text)))
+    return parsed
+
+
+def outcome(p: Parsed, gate: Gate) -> tuple[Optional[str], bool]:
+    """(answered entry or 'bill', fallback flag) as the assistant would reply."""
+    if p.intent == "ask_bill":
+        return "bill", False
+    if p.intent == "out_of_scope":
+        saved = rescue(p.lexical, gate)
+        return (saved, False) if saved else (None, True)
+    if p.intent.startswith("faq_") or p.intent == "nlu_fallback":
+        decision = decide(blend(p.diet, p.lexical, gate), gate)
+        if decision.kind == ANSWER:
+            return decision.candidates[0].entry_id, False
+        return None, True  # choices offered or fallback: no answer from knowledge yet
+    return None, False  # small talk
+
+
+def score(parsed: List[Parsed], gate: Gate) -> Dict[str, float]:
+    good = [p for p in parsed if p.expect != "out_of_scope"]
+    oos = [p for p in parsed if p.expect == "out_of_scope"]
+    results = [(p, *outcome(p, gate)) for p in parsed]
+    top1 = sum(1 for p, got, _ in results if p.expect != "out_of_scope" and got == p.expect) / len(good)
+    rejected = sum(1 for p, got, fb in results if p.expect == "out_of_scope" and fb and got is None) / len(oos)
+    wrong_reject = sum(
+        1 for p, got, fb in results
+        if p.expect != "out_of_scope" and fb and not (p.intent.startswith("faq_") or p.intent == "nlu_fallback")
+    ) / len(good)
+    return {"top1": top1, "oos_rejected": rejected, "oos_answered_as_faq": 1 - rejected,
+            "good_rejected_as_oos": wrong_reject}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rasa", default="http://127.0.0.1:5005")
+    parser.add_argument("--set", type=Path, default=ROOT / "bench" / "dev.yml")
+    args = parser.parse_args()
+    kb = KnowledgeBase.from_files(ROOT / "knowledge")
+    questions = yaml.safe_load(args.set.read_text(encoding="utf-8"))["questions"]
+    parsed = parse_all(args.rasa, questions, kb)
+    current = Gate()
+    print("current defaults:", current, score(parsed, current))
+    best = None
+    grid = itertools.product(
+        [0.35, 0.4, 0.45, 0.5, 0.55], [0.05, 0.1, 0.15, 0.2], [0.2, 0.25, 0.3],
+        [0.5, 0.6, 0.7], [0.6, 0.7, 0.8, 1.1],
+    )
+    for answer, margin, suggest, weight, oos in grid:
+        gate = Gate(answer=answer, suggest=suggest, margin=margin, diet_weight=weight, oos_rescue=oos)
+        figures = score(parsed, gate)
+        if figures["oos_rejected"] < 0.95:
+            continue
+        key = (round(figures["top1"], 3), -margin, answer)
+        if best is None or key > best[0]:
+            best = (key, gate, figures)
+    if best:
+        print("best on this set:", best[1], best[2])
+
+
+if __name__ == "__main__":
+    main()
