@@ -23,6 +23,7 @@ from actions.constants import (
 )
 from actions.context import knowledge, locale_of, text_of
 from actions.faq import region_for_turn
+from actions.meta import with_meta
 from common.i18n import format_day, format_money, format_number, t
 from knowledge.regions import Region
 from knowledge.service import KnowledgeBase
@@ -132,6 +133,7 @@ class ActionCalculateBill(Action):
     def name(self) -> str:
         return "action_calculate_bill"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:

@@ -21,6 +21,7 @@ from actions.constants import (
 )
 from actions.context import knowledge, locale_of, text_of
 from actions.faq import GATE, answer_entry, region_for_turn
+from actions.meta import with_meta
 from common.i18n import t
 from knowledge.retrieval import rescue
 
@@ -42,6 +43,7 @@ class ActionRespond(Action):
     def name(self) -> str:
         return "action_respond"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
@@ -70,6 +72,7 @@ class ActionOutOfScope(Action):
     def name(self) -> str:
         return "action_out_of_scope"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
@@ -93,6 +96,7 @@ class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
@@ -111,6 +115,7 @@ class ActionHumanHandoff(Action):
     def name(self) -> str:
         return "action_human_handoff"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:

@@ -23,6 +23,7 @@ from actions.constants import (
     SLOT_REGION,
 )
 from actions.context import entity_value, intent_ranking, knowledge, locale_of, text_of
+from actions.meta import with_meta
 from common.i18n import t
 from common.settings import Settings
 from knowledge.regions import Region, resolve
@@ -99,6 +100,7 @@ class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:

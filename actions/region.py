@@ -20,6 +20,7 @@ from actions.constants import (
 )
 from actions.context import knowledge, locale_of
 from actions.faq import answer_entry, region_for_turn
+from actions.meta import with_meta
 from common.i18n import t
 
 
@@ -29,6 +30,7 @@ class ActionSetRegion(Action):
     def name(self) -> str:
         return "action_set_region"
 
+    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:

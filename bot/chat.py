@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -57,10 +57,24 @@ def message(
     return result
 
 
+def meta_payload(items: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The meta the actions attach to a turn as a custom payload (the last one wins)."""
+    for item in reversed(items):
+        custom = item.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("meta"), dict):
+            return custom["meta"]
+    return None
+
+
 def from_rasa(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Maps Rasa's REST output to contract Messages; an image alone becomes its own message."""
+    """Maps Rasa's REST output to contract Messages; an image alone becomes its own message.
+
+    Custom payloads are for the gateway (meta), not for the resident, and are left out.
+    """
     messages = []
     for item in items:
+        if "custom" in item:
+            continue
         buttons = [
             {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
             for b in item.get("buttons") or []
@@ -80,11 +94,26 @@ class ChatService:
         self._rasa = rasa
         self._sessions = sessions
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._users: Counter[str] = Counter()
+        # sender_id -> (locale, channel) as last stored; bounded by the number of senders seen.
+        self._known: Dict[str, tuple[Optional[str], Optional[str]]] = {}
+
+    def stored_locale(self, sender_id: str) -> Optional[str]:
+        """The sender's last locale: from this process's cache, else the database."""
+        if sender_id not in self._known:
+            with session_scope(self._sessions) as session:
+                self._known[sender_id] = (store.get_locale(sender_id, session=session), None)
+        return self._known[sender_id][0]
+
+    def remember(self, sender_id: str, channel: str, locale: str) -> None:
+        """Records the sender's locale and channel; writes only when they change."""
+        if self._known.get(sender_id) != (locale, channel):
+            with session_scope(self._sessions) as session:
+                store.remember_sender(sender_id, channel, locale, session=session)
+            self._known[sender_id] = (locale, channel)
 
     def locale_for(self, sender_id: str, text: str, requested: Optional[str]) -> str:
-        with session_scope(self._sessions) as session:
-            stored = store.get_locale(sender_id, session=session)
-        hint = normalize_locale(requested) or stored
+        hint = normalize_locale(requested) or self.stored_locale(sender_id)
         if text.startswith("/"):  # a button payload says nothing about the script
             return hint or self._settings.default_locale
         return detect_locale(text, hint) or self._settings.default_locale
@@ -92,12 +121,15 @@ class ChatService:
     async def handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str] = None) -> Turn:
         """Runs one turn for `sender_id` and returns the replies with their meta."""
         lock = self._locks[sender_id]
-        async with lock:
-            try:
+        self._users[sender_id] += 1
+        try:
+            async with lock:
                 return await self._handle(sender_id, text, channel, requested_locale)
-            finally:
-                if not lock.locked() and sender_id in self._locks and not lock._waiters:  # type: ignore[attr-defined]
-                    self._locks.pop(sender_id, None)
+        finally:
+            self._users[sender_id] -= 1
+            if self._users[sender_id] == 0:  # nobody holds or waits for it: forget the lock
+                del self._users[sender_id]
+                self._locks.pop(sender_id, None)
 
     async def _handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str]) -> Turn:
         cleaned = clean(text, self._settings.max_message_chars)
@@ -111,8 +143,7 @@ class ChatService:
             turn.messages.append(message(t("input.no_text", locale)))
             turn.meta.fallback = True
             return turn
-        with session_scope(self._sessions) as session:
-            store.remember_sender(sender_id, channel, locale, session=session)
+        self.remember(sender_id, channel, locale)
         if cleaned.truncated:
             turn.messages.append(message(t("input.truncated", locale, limit=self._settings.max_message_chars)))
         nlu_text = cleaned.text if cleaned.text.startswith("/") else normalize_for_nlu(cleaned.text)
@@ -128,11 +159,28 @@ class ChatService:
             turn.meta.fallback = True
             return turn
         turn.messages.extend(converted)
-        turn.meta = self._meta(await self._rasa.tracker(sender_id))
+        payload = meta_payload(replies)
+        if payload is not None:
+            turn.meta = self._meta_from_payload(payload)
+        else:  # a turn no custom action finished: read the conversation's state instead
+            turn.meta = self._meta_from_tracker(await self._rasa.tracker(sender_id))
         return turn
 
     @staticmethod
-    def _meta(tracker: Optional[Dict[str, Any]]) -> Meta:
+    def _meta_from_payload(payload: Dict[str, Any]) -> Meta:
+        confidence = payload.get("confidence")
+        return Meta(
+            intent=payload.get("intent"),
+            confidence=float(confidence) if confidence is not None else None,
+            fallback=bool(payload.get("fallback")),
+            handoff=bool(payload.get("handoff")),
+            requested_slot=payload.get("requested_slot"),
+            case_id=payload.get("case_id"),
+            answer_id=payload.get("answer_id"),
+        )
+
+    @staticmethod
+    def _meta_from_tracker(tracker: Optional[Dict[str, Any]]) -> Meta:
         if tracker is None:
             return Meta()
         latest = tracker.get("latest_message") or {}

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 import httpx
 
 from common.settings import ROOT
-from tools.train import rasa_bin, rasa_env
+from tools.train import rasa_env
 
 PYTHON = sys.executable
 
@@ -144,7 +144,7 @@ class Stack:
             Service(
                 "rasa",
                 [
-                    rasa_bin(), "run", "--enable-api", "--model", str(self.model),
+                    PYTHON, "-m", "nlu.server", "run", "--enable-api", "--model", str(self.model),
                     "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
                     "--endpoints", str(ROOT / "endpoints.yml"),
                     "--credentials", str(ROOT / "credentials.yml"),

@@ -45,7 +45,7 @@ def slot_events(events: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def sent_text(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+    return "\n".join(m["text"] for m in dispatcher.messages if m.get("text"))
 
 
 def sent_buttons(dispatcher: CollectingDispatcher) -> List[Dict[str, str]]:

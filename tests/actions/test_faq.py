@@ -113,3 +113,15 @@ async def test_out_of_scope_is_declined_unless_it_matches_an_entry_verbatim(kb) 
     own_question = kb.by_id["capacity_increase"].questions.zh_Hans[0]
     dispatcher, slots = await run(ActionOutOfScope(), make_tracker(own_question, "out_of_scope"))
     assert slots["answer_id"] == "capacity_increase"
+
+
+@pytest.mark.asyncio
+async def test_every_turn_ends_with_its_meta(kb) -> None:
+    dispatcher, _ = await run(ActionAnswerFaq(), make_tracker("湛江低压报装要多久", "faq_lv_time_limit", 0.9))
+    meta = dispatcher.messages[-1]["custom"]["meta"]
+    assert meta == {
+        "intent": "faq_lv_time_limit", "confidence": 0.9, "fallback": False,
+        "requested_slot": None, "case_id": None, "answer_id": "lv_time_limit",
+    }
+    dispatcher, _ = await run(ActionOutOfScope(), make_tracker("明天天气怎么样", "out_of_scope"))
+    assert dispatcher.messages[-1]["custom"]["meta"]["fallback"] is True

@@ -1,0 +1,89 @@
+"""Starts Rasa's server (`python -m nlu.server run …`, the same arguments as `rasa run`)
+with two CPU fixes for Rasa 3.6 applied first.
+
+1. Rasa checks every action-server response with `jsonschema.validate`, which re-checks the
+   schema itself against its meta-schema on each call: about half of Rasa's CPU per turn
+   here. The response is validated the same way with a validator built once.
+2. Event deserialisation walks the Event class tree for every event of every tracker read;
+   the tree does not change at run time, so the lookup is cached by type name.
+
+Both keep Rasa's behaviour (same schema, same errors, same event classes); tests check it.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Dict, Optional, Type
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core import events
+from rasa.shared.utils.common import all_subclasses
+
+_installed = False
+
+
+@functools.lru_cache(maxsize=1)
+def _response_validator() -> jsonschema.protocols.Validator:
+    schema = RemoteAction.action_response_format_spec()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
+    """Rasa's check of an action response, with the validator built once."""
+    error = best_match(_response_validator().iter_errors(result))
+    if error is not None:
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            f"from the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+@functools.cache
+def _event_class(type_name: str) -> Optional[Type[events.Event]]:
+    for cls in all_subclasses(events.Event):
+        if cls.type_name == type_name:
+            return cls
+    return None
+
+
+def _resolve_by_type(type_name: str, default: Optional[Type[events.Event]] = None) -> Optional[Type[Any]]:
+    """`Event.resolve_by_type` with the class lookup cached."""
+    if type_name == "topic":
+        return None  # backwards compatibility, as in Rasa
+    cls = _event_class(type_name)
+    if cls is not None:
+        return cls
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+def install() -> None:
+    """Applies both fixes (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    events.Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign]
+    _installed = True
+
+
+def main() -> None:
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The CPU fixes applied to Rasa keep its behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core import events
+from rasa.shared.utils.common import all_subclasses
+
+from nlu import server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _installed() -> None:
+    original = events.Event.resolve_by_type
+    server.install()
+    yield
+    events.Event.resolve_by_type = original  # type: ignore[method-assign]
+
+
+def test_action_responses_are_still_validated() -> None:
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": "not a list"})
+
+
+def test_every_event_type_resolves_as_before() -> None:
+    for cls in all_subclasses(events.Event):
+        assert events.Event.resolve_by_type(cls.type_name) is not None
+    assert events.Event.resolve_by_type("slot") is events.SlotSet
+    assert events.Event.resolve_by_type("topic") is None
+    assert events.Event.resolve_by_type("nope", default=events.SlotSet) is events.SlotSet
+    with pytest.raises(ValueError, match="Unknown event name"):
+        events.Event.resolve_by_type("nope")
