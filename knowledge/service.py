@@ -16,7 +16,7 @@ from common.db import create_all, make_engine, make_session_factory, session_sco
 from knowledge import loader
 from knowledge.regions import Gazetteer
 from knowledge.retrieval import LexicalIndex
-from knowledge.schema import Entry, TariffBook
+from knowledge.schema import CATEGORIES, Entry, TariffBook
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ class KnowledgeBase:
         return None
 
     def categories(self) -> Dict[str, List[Entry]]:
-        """Entries grouped by category, in file order (for FAQ browsing)."""
-        grouped: Dict[str, List[Entry]] = {}
+        """Entries grouped by category, categories in their defined order (for FAQ browsing)."""
+        grouped: Dict[str, List[Entry]] = {key: [] for key in CATEGORIES}
         for entry in self.entries:
-            grouped.setdefault(entry.category, []).append(entry)
-        return grouped
+            grouped[entry.category].append(entry)
+        return {key: entries for key, entries in grouped.items() if entries}

@@ -8,7 +8,7 @@ stack whose Rasa model uses Rasa's stock pipeline (`bench/config_stock.yml`, as 
 writes it) trained on the same data, so the two are compared in one run.
 
 Latency: 20 concurrent senders, each sending its questions back to back (closed loop), and
-the same with a 1 s pause between a sender's messages (people read the reply before typing).
+the same with people's pace: a random 0.5-1.5 s and 1.5-4.5 s between a sender's messages.
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock]
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -115,16 +116,24 @@ async def evaluate(stack: Stack, name: str, questions: List[Dict[str, Any]]) -> 
 
 async def load_test(stack: Stack, questions: List[Dict[str, Any]], senders: int, turns: int,
                     pause: float) -> Dict[str, float]:
-    """`senders` concurrent conversations of `turns` messages each; latency per turn."""
+    """`senders` concurrent conversations of `turns` messages each; latency per turn.
+
+    With `pause` 0 each sender sends its next message as soon as the reply arrives (closed
+    loop: the server's saturation). Otherwise senders start at random moments within one
+    pause and wait a random 0.5-1.5 × `pause` between messages, as people reading a reply do.
+    """
     latencies: List[float] = []
     pool = [q for q in questions if q["expect"] != "out_of_scope"]
+    rng = random.Random(7)
 
     async def sender(n: int, http: httpx.AsyncClient) -> None:
+        if pause:
+            await asyncio.sleep(rng.uniform(0, pause))
         for k in range(turns):
             outcome = await ask(http, f"load-{pause}-{n}", pool[(n * turns + k) % len(pool)])
             latencies.append(outcome.seconds)
             if pause:
-                await asyncio.sleep(pause)
+                await asyncio.sleep(rng.uniform(0.5 * pause, 1.5 * pause))
 
     limits = httpx.Limits(max_connections=senders * 2)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as http:
@@ -209,7 +218,7 @@ def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str
             report = asyncio.run(evaluate(stack, name, questions))
             load = {}
             if name == "project":
-                for pause in (0.0, 1.0):
+                for pause in (0.0, 1.0, 3.0):
                     load[f"pause {pause:.0f}s"] = asyncio.run(
                         load_test(stack, questions, args.senders, args.turns, pause)
                     )

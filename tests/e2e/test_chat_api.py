@@ -134,3 +134,10 @@ def test_health_and_page(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "rasa": "ok"}
     page = client.get("/")
     assert page.status_code == 200 and "/api/chat" in page.text
+
+
+def test_faq_categories_come_in_their_defined_order(client: httpx.Client) -> None:
+    from knowledge.schema import CATEGORIES
+
+    keys = [c["key"] for c in client.get("/api/faq").json()["categories"]]
+    assert keys == [k for k in CATEGORIES if k in keys] and keys[0] == "process"
