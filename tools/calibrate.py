@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--rasa", default="http://127.0.0.1:5005")
     parser.add_argument("--set", type=Path, default=ROOT / "bench" / "dev.yml")
     args = parser.parse_args()
+    if not args.set.exists():
+        parser.error(f"{args.set} does not exist: write a development set first (format of bench/heldout.yml)")
     kb = KnowledgeBase.from_files(ROOT / "knowledge")
     questions = yaml.safe_load(args.set.read_text(encoding="utf-8"))["questions"]
     parsed = parse_all(args.rasa, questions, kb)
