@@ -97,8 +97,10 @@ async def ask(http: httpx.AsyncClient, sender: str, question: Dict[str, Any]) ->
     response.raise_for_status()
     data = response.json()
     meta = data["meta"]
+    # Topic choices on a near tie (not the city buttons of a general answer).
     suggested = [
-        b["payload"][5:] for m in data["messages"] for b in m["buttons"] if b["payload"].startswith("/faq_")
+        b["payload"][5:] for m in data["messages"] for b in m["buttons"]
+        if meta["fallback"] and b["payload"].startswith("/faq_") and "{" not in b["payload"]
     ]
     return Outcome(
         question, meta.get("answer_id"), meta.get("intent"), bool(meta["fallback"]), suggested,
