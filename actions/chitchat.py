@@ -20,10 +20,14 @@ from actions.constants import (
     SLOT_PENDING_TOPIC,
 )
 from actions.context import knowledge, locale_of, text_of
-from actions.faq import GATE, answer_entry, region_for_turn
+from actions.faq import GATE, answer_entry, answer_question, region_for_turn
 from actions.meta import with_meta
 from common.i18n import t
 from knowledge.retrieval import rescue
+
+# Small talk is short and formulaic: real greetings and thanks score above 0.9. Below this,
+# the message (often keyboard mash or a question) goes through the FAQ gate instead.
+CHITCHAT_MIN_CONFIDENCE = 0.8
 
 # The catalog key of the reply to each small-talk intent.
 REPLY_KEYS = {
@@ -48,8 +52,10 @@ class ActionRespond(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         locale = locale_of(tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        key = REPLY_KEYS.get(intent or "", "chat.help")
+        intent = tracker.latest_message.get("intent") or {}
+        if float(intent.get("confidence") or 0.0) < CHITCHAT_MIN_CONFIDENCE:
+            return answer_question(dispatcher, tracker)
+        key = REPLY_KEYS.get(intent.get("name") or "", "chat.help")
         buttons = []
         if key in {"chat.greet", "chat.help"}:
             buttons = [

@@ -104,36 +104,41 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
-        kb = knowledge()
-        locale = locale_of(tracker)
-        text = text_of(tracker)
-        region, events = region_for_turn(kb, tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        chosen = kb.entry_for_intent(intent) if text.startswith("/") else None
-        if chosen is not None:  # a button the resident pressed
-            return events + answer_entry(dispatcher, kb, chosen, region, locale)
+        return answer_question(dispatcher, tracker)
 
-        diet = {
-            item["name"][len(FAQ_INTENT_PREFIX):]: float(item.get("confidence") or 0.0)
-            for item in intent_ranking(tracker)
-            if str(item.get("name", "")).startswith(FAQ_INTENT_PREFIX)
-        }
-        candidates = blend(diet, kb.index.scores(text), GATE)
-        decision = decide(candidates, GATE)
-        logger.info(
-            "faq decision %s %s",
-            decision.kind,
-            [(c.entry_id, round(c.score, 3)) for c in candidates[:3]],
-        )
-        if decision.kind == ANSWER:
-            entry = kb.by_id[decision.candidates[0].entry_id]
-            return events + answer_entry(dispatcher, kb, entry, region, locale)
-        if decision.kind == SUGGEST:
-            buttons = [
-                {"title": kb.by_id[c.entry_id].title.get(locale), "payload": replies.faq_payload(kb.by_id[c.entry_id])}
-                for c in decision.candidates
-            ]
-            buttons.append(replies.human_button(locale))
-            dispatcher.utter_message(text=t("faq.suggest", locale), buttons=buttons)
-            return events + [SlotSet(SLOT_ANSWER_KIND, KIND_SUGGEST), SlotSet(SLOT_ANSWER_ID, None)]
-        return events + fallback(dispatcher, locale)
+
+def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+    """Answers the latest message from the knowledge base, behind the gate."""
+    kb = knowledge()
+    locale = locale_of(tracker)
+    text = text_of(tracker)
+    region, events = region_for_turn(kb, tracker)
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    chosen = kb.entry_for_intent(intent) if text.startswith("/") else None
+    if chosen is not None:  # a button the resident pressed
+        return events + answer_entry(dispatcher, kb, chosen, region, locale)
+
+    diet = {
+        item["name"][len(FAQ_INTENT_PREFIX):]: float(item.get("confidence") or 0.0)
+        for item in intent_ranking(tracker)
+        if str(item.get("name", "")).startswith(FAQ_INTENT_PREFIX)
+    }
+    candidates = blend(diet, kb.index.scores(text), GATE)
+    decision = decide(candidates, GATE)
+    logger.info(
+        "faq decision %s %s",
+        decision.kind,
+        [(c.entry_id, round(c.score, 3)) for c in candidates[:3]],
+    )
+    if decision.kind == ANSWER:
+        entry = kb.by_id[decision.candidates[0].entry_id]
+        return events + answer_entry(dispatcher, kb, entry, region, locale)
+    if decision.kind == SUGGEST:
+        buttons = [
+            {"title": kb.by_id[c.entry_id].title.get(locale), "payload": replies.faq_payload(kb.by_id[c.entry_id])}
+            for c in decision.candidates
+        ]
+        buttons.append(replies.human_button(locale))
+        dispatcher.utter_message(text=t("faq.suggest", locale), buttons=buttons)
+        return events + [SlotSet(SLOT_ANSWER_KIND, KIND_SUGGEST), SlotSet(SLOT_ANSWER_ID, None)]
+    return events + fallback(dispatcher, locale)

@@ -125,3 +125,13 @@ async def test_every_turn_ends_with_its_meta(kb) -> None:
     }
     dispatcher, _ = await run(ActionOutOfScope(), make_tracker("明天天气怎么样", "out_of_scope"))
     assert dispatcher.messages[-1]["custom"]["meta"]["fallback"] is True
+
+
+@pytest.mark.asyncio
+async def test_unsure_small_talk_goes_through_the_faq_gate() -> None:
+    from actions.chitchat import ActionRespond
+
+    dispatcher, slots = await run(ActionRespond(), make_tracker("asdkj qwoeiu", "help", 0.59))
+    assert slots["answer_kind"] == "fallback"
+    dispatcher, slots = await run(ActionRespond(), make_tracker("谢谢你", "thank", 0.97))
+    assert sent_text(dispatcher) == t("chat.thank", "zh_Hans") and slots["answer_kind"] == "chitchat"
