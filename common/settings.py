@@ -13,6 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_PREFIX = "change-me"
+# Secrets and the placeholder each has in development. Outside development a placeholder (or
+# an empty value) stops the process: see `Settings.check`.
+DEV_SECRETS = {
+    # Staff key of the case API (`X-Api-Key`); the assistant's action server uses it too.
+    "CASE_API_KEY": "change-me-case-api-key",
+    # Encrypts ID numbers and phones at rest (Fernet key; see common/crypto.py).
+    "DATA_ENCRYPTION_KEY": "change-me-data-encryption-key",
+    # Signs case-event webhooks (HMAC-SHA256).
+    "WEBHOOK_SECRET": "change-me-webhook-secret",
+    # Signs the status links in receipts' QR codes.
+    "LINK_SIGNING_KEY": "change-me-link-signing-key",
+}
 
 
 class SettingsError(ValueError):
@@ -22,6 +34,11 @@ class SettingsError(ValueError):
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list; empty when unset."""
+    return tuple(item.strip() for item in _env(name, "").split(",") if item.strip())
 
 
 def _env_int(name: str, default: int) -> int:
@@ -61,6 +78,25 @@ class Settings:
     faq_margin: float = 0.12
     faq_diet_weight: float = 0.6
     faq_oos_rescue: float = 0.75
+    # Case API (the grid company's business system; `cases/` is the reference service).
+    case_api_url: str = "http://127.0.0.1:8001"
+    case_api_host: str = "127.0.0.1"
+    case_api_port: int = 8001
+    case_api_timeout_s: float = 5.0
+    case_database_url: str = ""
+    holidays_file: Path = ROOT / "cases" / "holidays.yml"
+    registry_url: str = ""
+    webhook_urls: tuple[str, ...] = ()
+    # Where the application form accepts addresses (province names, as cpca gives them).
+    service_area: tuple[str, ...] = ("广东省", "浙江省")
+    # Public address of the gateway, used in QR codes and status links.
+    public_base_url: str = "http://127.0.0.1:8080"
+    # Telegram front end (started only when a token is set).
+    telegram_bot_token: str = ""
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    notifier_poll_s: float = 1.0
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -85,9 +121,29 @@ class Settings:
             faq_margin=_env_float("FAQ_MARGIN", 0.12),
             faq_diet_weight=_env_float("FAQ_DIET_WEIGHT", 0.6),
             faq_oos_rescue=_env_float("FAQ_OOS_RESCUE", 0.75),
+            case_api_url=_env("CASE_API_URL", "http://127.0.0.1:8001").rstrip("/"),
+            case_api_host=_env("CASE_API_HOST", "127.0.0.1"),
+            case_api_port=_env_int("CASE_API_PORT", 8001),
+            case_api_timeout_s=_env_float("CASE_API_TIMEOUT_S", 5.0),
+            case_database_url=_env("CASE_DATABASE_URL", f"sqlite:///{var_dir / 'cases.db'}"),
+            holidays_file=Path(_env("HOLIDAYS_FILE", str(ROOT / "cases" / "holidays.yml"))),
+            registry_url=_env("REGISTRY_URL", ""),
+            webhook_urls=_env_list("WEBHOOK_URLS"),
+            service_area=_env_list("SERVICE_AREA") or ("广东省", "浙江省"),
+            public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/"),
+            telegram_bot_token=_env("TELEGRAM_BOT_TOKEN", ""),
+            telegram_base_url=_env("TELEGRAM_BASE_URL", "https://api.telegram.org/bot"),
+            telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
+            telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
+            notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()
         return settings
+
+    def secret(self, name: str) -> str:
+        """The value of secret `name` (one of `DEV_SECRETS`)."""
+        return self.secrets.get(name) or DEV_SECRETS[name]
 
     @property
     def is_development(self) -> bool:

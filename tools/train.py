@@ -78,6 +78,10 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    # endpoints.yml reads these; without them a bare `rasa` command would create a file
+    # literally named "${RASA_TRACKER_DB}" in the working directory.
+    env.setdefault("RASA_TRACKER_DB", str(ROOT / "var" / "rasa_tracker.db"))
+    env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
     return env
 
 
