@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictStr, validator
 
-from bot import store
+from common import outbox
 from common.db import session_scope
 from common.i18n import t
 from common.scripts import ZH_HANS, normalize_locale
@@ -84,7 +84,7 @@ async def read_updates(
 ) -> Dict[str, Any]:
     """Messages pushed to `sender_id` after seq `after` (status updates, staff replies)."""
     with session_scope(request.app.state.sessions) as session:
-        items = store.updates_after(sender_id, after, limit, session=session)
+        items = outbox.updates_after(sender_id, after, limit, session=session)
     return {"messages": items, "last_seq": items[-1]["seq"] if items else after}
 
 

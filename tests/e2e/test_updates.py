@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot import store
+from common import outbox
 from common.db import create_all, make_engine, make_session_factory, session_scope
 
 
@@ -15,7 +15,7 @@ def test_pushed_messages_come_in_order_once(client: httpx.Client, stack, sender:
     with session_scope(sessions) as session:
 
         def push(text: str, key: str):  # noqa: ANN202
-            return store.enqueue(sender, "web", "status", {"text": text, "buttons": []}, key, session=session)
+            return outbox.enqueue(sender, "web", "status", {"text": text, "buttons": []}, key, session=session)
 
         first = push("one", f"evt-1:{sender}")
         again = push("one", f"evt-1:{sender}")

@@ -1,0 +1,122 @@
+"""The only code that calls the case API (the grid company's business system).
+
+Used by the action server (create a case, list a sender's cases, check the last four ID
+characters) and by the gateway (follow the event feed). Every call has a timeout; creation
+is retried with the same `Idempotency-Key`, so a retry after a lost response never makes a
+second case. The contract is in `cases/README.md` (OpenAPI at the service's `/docs`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, List, Optional
+from urllib.parse import quote
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAYS_S = (0.3, 1.0)
+
+
+class CaseApiUnavailable(RuntimeError):
+    """The case API did not answer (down, timeout, 5xx): the caller may queue and retry."""
+
+
+class CaseApiRejected(ValueError):
+    """The case API refused the request (4xx); retrying the same request cannot help."""
+
+    def __init__(self, status: int, body: Dict[str, Any]):
+        super().__init__(f"case API refused the request: HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class CaseClient:
+    """Async client of the case API; one per process, sharing an `httpx.AsyncClient`."""
+
+    def __init__(self, base_url: str, api_key: str, http: httpx.AsyncClient, timeout_s: float = 5.0):
+        self._base = base_url.rstrip("/")
+        self._key = api_key
+        self._http = http
+        self._timeout = timeout_s
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: Optional[Dict[str, Any]] = None,
+        headers: Optional[Dict[str, str]] = None, retries: int = 0,
+    ) -> httpx.Response:
+        all_headers = {"X-Api-Key": self._key, **(headers or {})}
+        for attempt in range(retries + 1):
+            try:
+                response = await self._http.request(
+                    method, f"{self._base}{path}", json=json, params=params, headers=all_headers,
+                    timeout=self._timeout,
+                )
+            except httpx.HTTPError as exc:
+                error: Exception = exc
+            else:
+                if response.status_code < 500:
+                    return response
+                error = RuntimeError(f"HTTP {response.status_code}")
+            if attempt < retries:
+                await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
+        logger.warning("case API %s %s failed: %s", method, path.split("?")[0], type(error).__name__)
+        raise CaseApiUnavailable(str(error))
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text[:200]}
+        if response.status_code >= 400:
+            raise CaseApiRejected(response.status_code, body if isinstance(body, dict) else {"error": body})
+        return body
+
+    async def create_case(self, application: Dict[str, Any], idempotency_key: str, retries: int = 2) -> Dict[str, Any]:
+        """Creates a case (or returns the one this key already made)."""
+        response = await self._call(
+            "POST", "/cases", json=application, headers={"Idempotency-Key": idempotency_key}, retries=retries
+        )
+        return self._json(response)
+
+    async def get_case(self, case_id: str) -> Optional[Dict[str, Any]]:
+        """The case, or None when there is no such case."""
+        response = await self._call("GET", f"/cases/{quote(case_id, safe='')}", retries=1)
+        if response.status_code == 404:
+            return None
+        return self._json(response)
+
+    async def cases_of(self, channel: str, sender_id: str) -> List[Dict[str, Any]]:
+        """The cases a channel's sender created, newest first."""
+        response = await self._call("GET", "/cases", params={"channel": channel, "sender_id": sender_id}, retries=1)
+        return list(self._json(response).get("cases") or [])
+
+    async def verify(self, case_id: str, id_last4: str) -> bool:
+        """Whether `id_last4` are the last four characters of the applicant's ID number.
+
+        Raises `CaseApiRejected` with status 429 after too many wrong tries, 404 for no case.
+        """
+        response = await self._call("POST", f"/cases/{quote(case_id, safe='')}/verify", json={"id_last4": id_last4})
+        return bool(self._json(response).get("verified"))
+
+    async def preview(self, address: str, customer_type: str, capacity_kw: float) -> Dict[str, Any]:
+        """The process, time limit, deadline and zero-investment rule a new case would get."""
+        response = await self._call(
+            "GET", "/processes/preview",
+            params={"address": address, "customer_type": customer_type, "capacity_kw": capacity_kw}, retries=1,
+        )
+        return self._json(response)
+
+    async def events(self, after: int, limit: int = 100) -> Dict[str, Any]:
+        """Case events after cursor `after`: `{"events": [...], "next_cursor": int}`."""
+        response = await self._call("GET", "/events", params={"after": after, "limit": limit})
+        return self._json(response)
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get(f"{self._base}/healthz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
