@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.chat import ChatService
 from bot.rasa_client import RasaClient
+from bot.status_pages import router as status_router
 from bot.web import pages, router
+from common.case_client import CaseClient
 from common.db import create_all, make_engine, make_session_factory
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -33,7 +35,11 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.sessions = make_session_factory(engine)
         app.state.knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
+            app.state.settings = settings
             app.state.rasa = RasaClient(settings.rasa_url, http, settings.rasa_timeout_s)
+            app.state.case_client = CaseClient(
+                settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
+            )
             app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
             yield
         engine.dispose()
@@ -46,6 +52,7 @@ def build_app(settings: Settings) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(pages)
+    app.include_router(status_router)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
