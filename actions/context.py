@@ -6,8 +6,11 @@ import logging
 import threading
 from typing import Any, Dict, List, Optional
 
+import httpx
 from rasa_sdk import Tracker
 
+from common.case_client import CaseClient
+from common.crypto import DecryptionError, FieldCipher
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -54,3 +57,74 @@ def entity_value(tracker: Tracker, entity: str) -> Optional[str]:
         if item.get("entity") == entity and item.get("value"):
             return str(item["value"])
     return None
+
+
+# --- Settings, personal-data sealing and the case API, one of each per process ---
+
+_settings: Optional[Settings] = None
+_cipher: Optional[FieldCipher] = None
+_case_client: Optional[CaseClient] = None
+
+
+def settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def cipher() -> FieldCipher:
+    """Encrypts ID numbers and phones held in slots, so the tracker store never has them plain."""
+    global _cipher
+    if _cipher is None:
+        _cipher = FieldCipher(settings().secret("DATA_ENCRYPTION_KEY"))
+    return _cipher
+
+
+def seal(value: Optional[str]) -> Optional[str]:
+    return None if value is None else cipher().encrypt(value)
+
+
+def unseal(token: Optional[str]) -> Optional[str]:
+    """The plain value of a sealed slot; None when absent or not made with this key."""
+    if not token:
+        return None
+    try:
+        return cipher().decrypt(token)
+    except DecryptionError:
+        logger.warning("a sealed slot cannot be decrypted with the current key")
+        return None
+
+
+def case_client() -> CaseClient:
+    """The process's case API client (created on first use, inside the server's event loop)."""
+    global _case_client
+    if _case_client is None:
+        s = settings()
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
+        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_KEY"), http, s.case_api_timeout_s)
+    return _case_client
+
+
+def install_case_client(client: CaseClient) -> None:
+    """Replaces the case API client (tests)."""
+    global _case_client
+    _case_client = client
+
+
+def raw_text_of(tracker: Tracker) -> str:
+    """What the resident typed, before the gateway's NLU normalisation (names keep their script)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    raw = metadata.get("text")
+    return raw if isinstance(raw, str) and raw else text_of(tracker)
+
+
+def channel_of(tracker: Tracker) -> str:
+    metadata = tracker.latest_message.get("metadata") or {}
+    channel = metadata.get("channel")
+    return channel if isinstance(channel, str) and channel else "web"
+
+
+def intent_of(tracker: Tracker) -> tuple[Optional[str], float]:
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)

@@ -1,0 +1,1 @@
+"""Form validation and prompt actions, one module per form."""

@@ -1,0 +1,438 @@
+"""The zero-document application form (零证办电): reads, checks and asks for its fields.
+
+`validate_application_form` runs after every message while the form is active. It never
+lets the form reject a message, so the form stays in control: it takes every field the
+message gives (several at once), handles "不办了" (cancel, nothing created), "地址填错了"
+(that field is asked again), answers a question asked mid-form from the knowledge base, and
+otherwise says why a value was refused. After two failures in a row on one field the prompt
+explains the format and offers to continue, cancel or talk to a person.
+
+`action_ask_<slot>` actions render every prompt (the reason a value was refused comes first,
+from the `form_hint` slot), so the wording lives in one place per field. ID numbers and
+phones are sealed (encrypted) in their slots and shown masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import replies
+from actions.applicant import (
+    Reading,
+    correction_field,
+    looks_like_question,
+    read_address,
+    read_capacity,
+    read_customer_type,
+    read_id_number,
+    read_name,
+    read_phone,
+    value_after_correction,
+    wants_to_cancel,
+)
+from actions.chitchat import REPLY_KEYS
+from actions.constants import (
+    APPLICATION_FIELDS,
+    APPLICATION_SLOTS,
+    CANCEL_PAYLOAD,
+    CONTINUE_PAYLOAD,
+    ENTITY_CUSTOMER_TYPE,
+    ENTITY_FIELD,
+    FAQ_INTENT_PREFIX,
+    INTENT_AFFIRM,
+    INTENT_CANCEL_FORM,
+    INTENT_CONTINUE_FORM,
+    INTENT_CORRECT_FIELD,
+    INTENT_DENY,
+    INTENT_HUMAN_HANDOFF,
+    KIND_FORM,
+    KIND_KNOWLEDGE,
+    MAX_FIELD_FAILURES,
+    REQUESTED_SLOT,
+    SLOT_ADDRESS,
+    SLOT_ANSWER_KIND,
+    SLOT_APPLICATION_KEY,
+    SLOT_APPLICATION_PREVIEW,
+    SLOT_CAPACITY,
+    SLOT_CONFIRM,
+    SLOT_CONFIRMED_AT,
+    SLOT_CUSTOMER_TYPE,
+    SLOT_FORM_FAILURES,
+    SLOT_FORM_HINT,
+    SLOT_HANDOFF_REQUESTED,
+    SLOT_ID_NUMBER,
+    SLOT_NAME,
+    SLOT_PHONE,
+)
+from actions.context import (
+    case_client,
+    entity_value,
+    intent_of,
+    locale_of,
+    raw_text_of,
+    seal,
+    settings,
+    text_of,
+    unseal,
+)
+from actions.faq import answer_question
+from actions.meta import finish
+from actions.receipts import process_summary
+from common.case_client import CaseApiRejected, CaseApiUnavailable
+from common.i18n import format_number, t
+from common.pii import mask_id, mask_phone
+
+logger = logging.getLogger(__name__)
+
+# Confidence above which an intent is trusted to be a question or small talk mid-form.
+QUESTION_CONFIDENCE = 0.8
+# Replies to the summary: whole short replies, or these openings ("确认提交", "不对，地址…").
+_AFFIRM_REPLIES = set("是 是的 对 对的 好 好的 可以 没问题 提交 确定 yes ok okay sure".split())
+_AFFIRM_OPENINGS = ("确认", "同意", "confirm", "agree", "submit")
+_DENY_REPLIES = {"不", "不是", "否", "no", "nope"}
+_DENY_OPENINGS = ("不对", "不正确", "有误", "有错", "not right", "incorrect", "wrong")
+
+
+def cancel_events() -> List[EventType]:
+    """Ends the form and forgets every value: nothing was created."""
+    return [
+        *(SlotSet(slot, None) for slot in APPLICATION_SLOTS),
+        SlotSet(SLOT_FORM_FAILURES, None),
+        SlotSet(SLOT_APPLICATION_KEY, None),
+        SlotSet(SLOT_APPLICATION_PREVIEW, None),
+        SlotSet(SLOT_CONFIRMED_AT, None),
+        SlotSet(REQUESTED_SLOT, None),
+        ActiveLoop(None),
+    ]
+
+
+def read_fields(tracker: Tracker, requested: Optional[str]) -> Dict[str, Reading]:
+    """Every field the latest message gives; a bare reply counts for the requested field."""
+    text = raw_text_of(tracker)
+    area = settings().service_area
+    readings = {
+        SLOT_NAME: read_name(text, requested == SLOT_NAME),
+        SLOT_ID_NUMBER: read_id_number(text, requested == SLOT_ID_NUMBER)[0],
+        SLOT_PHONE: read_phone(text, requested == SLOT_PHONE),
+        SLOT_ADDRESS: read_address(text, requested == SLOT_ADDRESS, area)[0],
+        SLOT_CUSTOMER_TYPE: read_customer_type(
+            text, requested == SLOT_CUSTOMER_TYPE, entity_value(tracker, ENTITY_CUSTOMER_TYPE)
+        ),
+        SLOT_CAPACITY: read_capacity(text, requested == SLOT_CAPACITY),
+    }
+    return {field: reading for field, reading in readings.items() if reading.found}
+
+
+def slot_value(field: str, value: Any) -> Any:
+    """What a field's slot holds: ID numbers and phones sealed, the rest as read."""
+    return seal(str(value)) if field in (SLOT_ID_NUMBER, SLOT_PHONE) else value
+
+
+def _reply(tracker: Tracker) -> str:
+    return re.sub(r"[\s,，。.!！~～]+", "", raw_text_of(tracker)).lower()
+
+
+def is_affirm(tracker: Tracker) -> bool:
+    intent, confidence = intent_of(tracker)
+    reply = _reply(tracker)
+    by_words = reply in _AFFIRM_REPLIES or reply.startswith(_AFFIRM_OPENINGS)
+    return by_words or (intent == INTENT_AFFIRM and confidence >= QUESTION_CONFIDENCE and len(reply) <= 8)
+
+
+def is_deny(tracker: Tracker) -> bool:
+    intent, confidence = intent_of(tracker)
+    reply = _reply(tracker)
+    by_words = reply in _DENY_REPLIES or reply.startswith(_DENY_OPENINGS)
+    return by_words or (intent == INTENT_DENY and confidence >= QUESTION_CONFIDENCE and len(reply) <= 8)
+
+
+class ValidateApplicationForm(Action):
+    """Takes the values a message gives, or says why not; handles cancel, correction, questions."""
+
+    def name(self) -> str:
+        return "validate_application_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        intent, confidence = intent_of(tracker)
+        text = raw_text_of(tracker)
+        locale = locale_of(tracker)
+        # Always set a slot, so the form never rejects the message and stays in control.
+        events: List[EventType] = [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_FORM_HINT, None)]
+        if not tracker.get_slot(SLOT_APPLICATION_KEY):
+            events.append(SlotSet(SLOT_APPLICATION_KEY, f"app-{uuid.uuid4().hex}"))
+        if intent == INTENT_CANCEL_FORM and confidence >= 0.5 or wants_to_cancel(text):
+            dispatcher.utter_message(text=t("form.cancelled", locale))
+            logger.info("application form cancelled by %s", tracker.sender_id)
+            return events + cancel_events()
+        if intent == INTENT_CONTINUE_FORM and text.startswith("/"):
+            return events + [SlotSet(SLOT_FORM_FAILURES, None)]
+        if intent == INTENT_HUMAN_HANDOFF and confidence >= QUESTION_CONFIDENCE:
+            dispatcher.utter_message(text=t("handoff.hotline", locale) + "\n" + t("form.resume", locale))
+            return events + [SlotSet(SLOT_HANDOFF_REQUESTED, True)]
+
+        field = entity_value(tracker, ENTITY_FIELD) if intent == INTENT_CORRECT_FIELD else None
+        field = field if field in APPLICATION_FIELDS else correction_field(text)
+        if field is not None:
+            return events + self.correct(field, tracker)
+        if requested == SLOT_CONFIRM:
+            confirmed = self.confirm(tracker)
+            if confirmed is not None:
+                return events + confirmed
+
+        readings = read_fields(tracker, requested)
+        values = {f: r.value for f, r in readings.items() if r.value is not None}
+        if values:
+            events += [SlotSet(f, slot_value(f, v)) for f, v in values.items()]
+            if SLOT_CUSTOMER_TYPE in values or SLOT_CAPACITY in values or SLOT_ADDRESS in values:
+                events.append(SlotSet(SLOT_APPLICATION_PREVIEW, None))
+            problem = readings.get(requested).problem if requested in readings else None
+            if problem and requested not in values:
+                events.append(SlotSet(SLOT_FORM_HINT, {"field": requested, "problem": problem}))
+            return events + [SlotSet(SLOT_FORM_FAILURES, None)]
+
+        if self.is_question(tracker, intent, confidence):
+            answered = answer_question(dispatcher, tracker)
+            if any(e.get("name") == SLOT_ANSWER_KIND and e.get("value") == KIND_KNOWLEDGE for e in answered):
+                dispatcher.utter_message(text=t("form.resume", locale))
+                return events + answered + [SlotSet(SLOT_ANSWER_KIND, KIND_KNOWLEDGE)]
+        if intent in REPLY_KEYS and confidence >= QUESTION_CONFIDENCE and requested != SLOT_CONFIRM:
+            dispatcher.utter_message(text=t(REPLY_KEYS[intent], locale))
+            return events
+        if requested is None:
+            return events
+        problem = readings[requested].problem if requested in readings else None
+        return events + self.failure(tracker, requested, problem or "unclear")
+
+    @staticmethod
+    def is_question(tracker: Tracker, intent: Optional[str], confidence: float) -> bool:
+        text = text_of(tracker)
+        faq_intent = bool(intent and intent.startswith(FAQ_INTENT_PREFIX) and confidence >= QUESTION_CONFIDENCE)
+        return not text.startswith("/") and (faq_intent or looks_like_question(raw_text_of(tracker)))
+
+    @staticmethod
+    def correct(field: str, tracker: Tracker) -> List[EventType]:
+        """Forgets `field` (and the confirmation) so the form asks for it again, or takes the
+        new value when the message already gives it ("地址填错了，应该是…")."""
+        events: List[EventType] = [SlotSet(SLOT_CONFIRM, None), SlotSet(SLOT_APPLICATION_PREVIEW, None)]
+        new_text = value_after_correction(raw_text_of(tracker))
+        if new_text:
+            reading = _read_one(field, new_text)
+            if reading.value is not None:
+                return events + [SlotSet(field, slot_value(field, reading.value))]
+        return events + [SlotSet(field, None), SlotSet(REQUESTED_SLOT, field)]
+
+    @staticmethod
+    def confirm(tracker: Tracker) -> Optional[List[EventType]]:
+        """The answer to the summary: confirmed (with its time, the signature), or which field
+        to change; None when the message is something else."""
+        if is_affirm(tracker):
+            at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            return [SlotSet(SLOT_CONFIRM, True), SlotSet(SLOT_CONFIRMED_AT, at)]
+        if is_deny(tracker):
+            return [SlotSet(SLOT_FORM_HINT, {"mode": "choose_field"})]
+        return None
+
+    @staticmethod
+    def failure(tracker: Tracker, field: str, problem: str) -> List[EventType]:
+        """Counts a failed answer; from the second in a row the prompt explains the format."""
+        failures = dict(tracker.get_slot(SLOT_FORM_FAILURES) or {})
+        failures[field] = int(failures.get(field, 0)) + 1
+        hint: Dict[str, Any] = {"field": field, "problem": problem}
+        if failures[field] >= MAX_FIELD_FAILURES:
+            hint["mode"] = "explain"
+        return [SlotSet(SLOT_FORM_FAILURES, failures), SlotSet(SLOT_FORM_HINT, hint)]
+
+
+def _read_one(field: str, text: str) -> Reading:
+    area = settings().service_area
+    readers = {
+        SLOT_NAME: lambda: read_name(text, True),
+        SLOT_ID_NUMBER: lambda: read_id_number(text, True)[0],
+        SLOT_PHONE: lambda: read_phone(text, True),
+        SLOT_ADDRESS: lambda: read_address(text, True, area)[0],
+        SLOT_CUSTOMER_TYPE: lambda: read_customer_type(text, True),
+        SLOT_CAPACITY: lambda: read_capacity(text, True),
+    }
+    return readers[field]()
+
+
+# --- Prompts -------------------------------------------------------------------------------
+
+
+def customer_type_label(value: Optional[str], locale: str) -> str:
+    return t(f"form.customer_type.{value}", locale) if value else "-"
+
+
+def capacity_label(value: Optional[float], locale: str) -> str:
+    return t("form.capacity_value", locale, kw=format_number(value or 0, locale))
+
+
+def _field_buttons(slot: str, locale: str) -> List[Dict[str, str]]:
+    if slot == SLOT_CUSTOMER_TYPE:
+        return [
+            {"title": t(f"form.customer_type.{value}", locale),
+             "payload": f'/inform{{"customer_type": "{value}"}}'}
+            for value in ("resident", "lv_business", "hv")
+        ]
+    return []
+
+
+def _hint_lines(hint: Optional[Dict[str, Any]], slot: str, locale: str) -> List[str]:
+    if not hint or hint.get("field") not in (None, slot):
+        return []
+    lines = []
+    if hint.get("problem"):
+        lines.append(t(f"form.problem.{hint['problem']}", locale))
+    if hint.get("mode") == "explain":
+        lines.append(t(f"form.explain.{slot}", locale))
+    return lines
+
+
+def _explain_buttons(locale: str) -> List[Dict[str, str]]:
+    return [
+        {"title": t("form.button.continue", locale), "payload": CONTINUE_PAYLOAD},
+        {"title": t("form.button.cancel", locale), "payload": CANCEL_PAYLOAD},
+        replies.human_button(locale),
+    ]
+
+
+class _AskSlot:
+    """Renders the prompt for one slot: the reason for a re-ask first, then the question."""
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        locale = locale_of(tracker)
+        hint = tracker.get_slot(SLOT_FORM_HINT)
+        lines = _hint_lines(hint, self.slot, locale)
+        events: List[EventType] = [SlotSet(SLOT_FORM_HINT, None)]
+        if not lines and _just_started(tracker):
+            lines.append(t("form.start", locale))
+        text, buttons, more = await self.prompt(tracker, locale)
+        events += more
+        if hint and hint.get("mode") == "explain":
+            buttons = buttons + _explain_buttons(locale)
+        dispatcher.utter_message(text="\n".join([*lines, text]), buttons=buttons)
+        return finish(dispatcher, tracker, events + [SlotSet(REQUESTED_SLOT, self.slot)])
+
+    async def prompt(self, tracker: Tracker, locale: str) -> tuple[str, List[Dict[str, str]], List[EventType]]:
+        return t(f"form.ask.{self.slot}", locale), _field_buttons(self.slot, locale), []
+
+
+def _just_started(tracker: Tracker) -> bool:
+    """Whether the form was activated by this message (the first prompt explains the form)."""
+    intent, _ = intent_of(tracker)
+    return intent == "apply_connection"
+
+
+class ActionAskName(_AskSlot, Action):
+    slot = SLOT_NAME
+
+
+class ActionAskIdNumber(_AskSlot, Action):
+    slot = SLOT_ID_NUMBER
+
+
+class ActionAskAddress(_AskSlot, Action):
+    slot = SLOT_ADDRESS
+
+
+class ActionAskPhone(_AskSlot, Action):
+    slot = SLOT_PHONE
+
+
+class ActionAskCustomerType(_AskSlot, Action):
+    slot = SLOT_CUSTOMER_TYPE
+
+
+class ActionAskCapacityKw(_AskSlot, Action):
+    slot = SLOT_CAPACITY
+
+
+class ActionAskConfirm(_AskSlot, Action):
+    """Shows every value (ID and phone masked), the process, time limit and deadline that will
+    apply, and asks for consent to fetch the documents and to sign electronically."""
+
+    slot = SLOT_CONFIRM
+
+    async def prompt(self, tracker: Tracker, locale: str) -> tuple[str, List[Dict[str, str]], List[EventType]]:
+        hint = tracker.get_slot(SLOT_FORM_HINT) or {}
+        if hint.get("mode") == "choose_field":
+            buttons = [
+                {"title": t(f"form.field.{field}", locale), "payload": f'/correct_field{{"field": "{field}"}}'}
+                for field in APPLICATION_FIELDS
+            ]
+            return t("form.choose_field", locale), buttons, []
+        events: List[EventType] = []
+        preview = tracker.get_slot(SLOT_APPLICATION_PREVIEW)
+        customer_type = tracker.get_slot(SLOT_CUSTOMER_TYPE)
+        notices: List[str] = []
+        if preview is None:
+            preview = await self.fetch_preview(tracker)
+            if preview is not None:
+                events.append(SlotSet(SLOT_APPLICATION_PREVIEW, preview))
+        if preview is not None and preview.get("customer_type") and preview["customer_type"] != customer_type:
+            notices.append(t("form.notice.high_voltage", locale, limit=format_number(
+                preview.get("low_voltage_max_kw") or 0, locale)))
+            customer_type = preview["customer_type"]
+            events.append(SlotSet(SLOT_CUSTOMER_TYPE, customer_type))
+        lines = [
+            *notices,
+            t("form.summary.title", locale),
+            f"{t('form.field.name', locale)}：{tracker.get_slot(SLOT_NAME)}",
+            f"{t('form.field.id_number', locale)}：{mask_id(unseal(tracker.get_slot(SLOT_ID_NUMBER)) or '')}",
+            f"{t('form.field.address', locale)}：{tracker.get_slot(SLOT_ADDRESS)}",
+            f"{t('form.field.phone', locale)}：{mask_phone(unseal(tracker.get_slot(SLOT_PHONE)) or '')}",
+            f"{t('form.field.customer_type', locale)}：{customer_type_label(customer_type, locale)}",
+            f"{t('form.field.capacity_kw', locale)}：{capacity_label(tracker.get_slot(SLOT_CAPACITY), locale)}",
+            process_summary(preview, locale) if preview else t("form.summary.no_preview", locale),
+            t("form.summary.consent", locale),
+        ]
+        buttons = [
+            {"title": t("form.button.confirm", locale), "payload": "/affirm"},
+            {"title": t("form.button.change", locale), "payload": "/deny"},
+            {"title": t("form.button.cancel", locale), "payload": CANCEL_PAYLOAD},
+        ]
+        return "\n".join(lines), buttons, events
+
+    @staticmethod
+    async def fetch_preview(tracker: Tracker) -> Optional[Dict[str, Any]]:
+        """What the case API says will apply; None if it cannot say now (the case API is down)."""
+        try:
+            return await case_client().preview(
+                tracker.get_slot(SLOT_ADDRESS) or "",
+                tracker.get_slot(SLOT_CUSTOMER_TYPE) or "resident",
+                float(tracker.get_slot(SLOT_CAPACITY) or 0),
+            )
+        except (CaseApiUnavailable, CaseApiRejected) as exc:
+            logger.warning("process preview unavailable for %s: %s", tracker.sender_id, type(exc).__name__)
+            return None
+
+
+__all__ = [
+    "ActionAskAddress",
+    "ActionAskCapacityKw",
+    "ActionAskConfirm",
+    "ActionAskCustomerType",
+    "ActionAskIdNumber",
+    "ActionAskName",
+    "ActionAskPhone",
+    "ValidateApplicationForm",
+    "cancel_events",
+]

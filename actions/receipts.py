@@ -1,0 +1,115 @@
+"""How a case is shown to the resident: the receipt after applying, and its status later.
+
+Shared by the action that submits the application, the worker that delivers queued ones,
+and the status action, so a case reads the same wherever it appears. Dates are formatted
+with babel in the resident's locale ("2026年12月4日星期五"); the QR code links to the signed
+status page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict, List, Optional
+
+from common.i18n import format_day, format_number, t
+from common.links import qr_url
+from common.scripts import ZH_HANS
+from common.settings import Settings
+
+Message = Dict[str, Any]
+
+
+def stage_name(stage: Dict[str, Any], locale: str) -> str:
+    names = stage.get("names") or {}
+    return str(names.get(locale) or names.get(ZH_HANS) or stage.get("key", ""))
+
+
+def stage_names(case: Dict[str, Any], locale: str) -> Dict[str, str]:
+    return {str(s.get("key")): stage_name(s, locale) for s in case.get("stages") or []}
+
+
+def stages_line(stages: List[Dict[str, Any]], locale: str, current: Optional[str] = None) -> str:
+    """用电申请 → 【现场勘查和装表接电】: the process, the current stage in brackets."""
+    parts = []
+    for stage in stages:
+        name = stage_name(stage, locale)
+        parts.append(t("case.current_mark", locale, stage=name) if stage.get("key") == current else name)
+    return " → ".join(parts)
+
+
+def deadline_text(case: Dict[str, Any], locale: str) -> str:
+    """The deadline as a full date with its weekday, and a note when it is an estimate."""
+    raw = case.get("deadline")
+    if not raw:
+        return "-"
+    text = format_day(dt.date.fromisoformat(str(raw)), locale, "full")
+    if case.get("deadline_basis") == "weekdays_and_holiday_file":
+        text += t("case.deadline_estimated", locale)
+    return text
+
+
+def _day(value: Any, locale: str) -> str:
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    return format_day(when.date(), locale, "medium")
+
+
+def history_lines(case: Dict[str, Any], locale: str) -> List[str]:
+    names = stage_names(case, locale)
+    return [
+        t("case.history_item", locale, date=_day(item.get("at"), locale), stage=names.get(str(item.get("stage")), ""))
+        for item in case.get("history") or []
+    ]
+
+
+def process_summary(preview: Dict[str, Any], locale: str) -> str:
+    """The process, time limit and deadline that will apply (shown before confirming)."""
+    process = preview.get("process") or {}
+    lines = [
+        t("form.summary.process", locale, stages=stages_line(preview.get("stages") or [], locale)),
+        t(
+            "form.summary.time_limit",
+            locale,
+            days=format_number(process.get("time_limit_working_days") or 0, locale),
+            deadline=deadline_text(preview, locale),
+        ),
+        t("form.summary.zero_investment_yes" if preview.get("zero_investment") else "form.summary.zero_investment_no",
+          locale),
+    ]
+    if process.get("verified") is False:
+        lines.append(t("form.summary.unverified", locale))
+    return "\n".join(lines)
+
+
+def receipt_messages(case: Dict[str, Any], locale: str, settings: Settings) -> List[Message]:
+    """The receipt: case number, stages, deadline, pending items, and the QR code image."""
+    case_id = str(case["case_id"])
+    lines = [
+        t("receipt.created", locale, case_id=case_id),
+        t("receipt.stages", locale, stages=stages_line(case.get("stages") or [], locale, case.get("stage"))),
+        t("receipt.deadline", locale, deadline=deadline_text(case, locale)),
+    ]
+    for item in case.get("pending_items") or []:
+        if item.get("status") == "pending":
+            lines.append(t(f"receipt.pending.{item.get('kind')}", locale))
+    lines.append(t("receipt.follow_up", locale))
+    image = qr_url(settings.public_base_url, settings.secret("LINK_SIGNING_KEY"), case_id)
+    return [
+        {"text": "\n".join(lines), "buttons": []},
+        {"text": t("receipt.qr_caption", locale), "buttons": [], "image_url": image},
+    ]
+
+
+def status_text(case: Dict[str, Any], locale: str) -> str:
+    """One case's status: number, current stage, stages, history, deadline."""
+    names = stage_names(case, locale)
+    done = case.get("status") == "completed"
+    lines = [
+        t("status.case_line", locale, case_id=case.get("case_id"), stage=names.get(str(case.get("stage")), "")),
+        t("receipt.stages", locale, stages=stages_line(case.get("stages") or [], locale, case.get("stage"))),
+        *history_lines(case, locale),
+        t("status.completed", locale) if done else t("receipt.deadline", locale, deadline=deadline_text(case, locale)),
+    ]
+    return "\n".join(lines)
