@@ -87,6 +87,11 @@ class Settings:
     holidays_file: Path = ROOT / "cases" / "holidays.yml"
     registry_url: str = ""
     webhook_urls: tuple[str, ...] = ()
+    # Webhook retries: first retry after WEBHOOK_BACKOFF_S seconds, doubling, at most
+    # WEBHOOK_MAX_ATTEMPTS attempts; the dispatcher looks for due deliveries every WEBHOOK_POLL_S.
+    webhook_backoff_s: float = 1.0
+    webhook_max_attempts: int = 6
+    webhook_poll_s: float = 1.0
     # Where the application form accepts addresses (province names, as cpca gives them).
     service_area: tuple[str, ...] = ("广东省", "浙江省")
     # Public address of the gateway, used in QR codes and status links.
@@ -129,6 +134,9 @@ class Settings:
             holidays_file=Path(_env("HOLIDAYS_FILE", str(ROOT / "cases" / "holidays.yml"))),
             registry_url=_env("REGISTRY_URL", ""),
             webhook_urls=_env_list("WEBHOOK_URLS"),
+            webhook_backoff_s=_env_float("WEBHOOK_BACKOFF_S", 1.0),
+            webhook_max_attempts=_env_int("WEBHOOK_MAX_ATTEMPTS", 6),
+            webhook_poll_s=_env_float("WEBHOOK_POLL_S", 1.0),
             service_area=_env_list("SERVICE_AREA") or ("广东省", "浙江省"),
             public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/"),
             telegram_bot_token=_env("TELEGRAM_BOT_TOKEN", ""),

@@ -14,14 +14,16 @@ from tools.train import ensure_model
 def main() -> int:
     settings = Settings.from_env()
     model = ensure_model()
-    stack = Stack(model=model, ports=Ports(gateway=settings.gateway_port), var_dir=settings.var_dir)
-    print("starting the action server, Rasa and the gateway ...", flush=True)
+    ports = Ports(gateway=settings.gateway_port, cases=settings.case_api_port)
+    stack = Stack(model=model, ports=ports, var_dir=settings.var_dir)
+    print("starting the case API, the action server, Rasa and the gateway ...", flush=True)
     try:
         stack.start()
     except ServiceError as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
         return 1
     print(f"\nweb chat: {stack.gateway_url}/   (API docs: {stack.gateway_url}/docs)", flush=True)
+    print(f"case API: {stack.case_api_url}/   (API docs: {stack.case_api_url}/docs)", flush=True)
     print(f"logs: {settings.var_dir / 'logs'}; Ctrl-C stops everything\n", flush=True)
     stopping = False
 

@@ -1,9 +1,10 @@
 """Starts, checks and stops the assistant's processes: one supervisor for `make run`, the
 test session and the benchmark, so all three run the services exactly the same way.
 
-Order: action server (loads the knowledge base), Rasa server (needs the action server),
-gateway (needs Rasa). Each logs to `<var>/logs/<name>.log`; a service that does not become
-healthy in time stops the whole stack with its log's tail in the error.
+Order: case API (the business system the actions and the gateway call), action server (loads
+the knowledge base), Rasa server (needs the action server), gateway (needs Rasa). Each logs
+to `<var>/logs/<name>.log`; a service that does not become healthy in time stops the whole
+stack with its log's tail in the error.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ class Ports:
     gateway: int = 8080
     rasa: int = 5005
     actions: int = 5055
+    cases: int = 8001
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(gateway=free_port(), rasa=free_port(), actions=free_port())
+        return cls(gateway=free_port(), rasa=free_port(), actions=free_port(), cases=free_port())
 
 
 @dataclass
@@ -116,6 +118,10 @@ class Stack:
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.actions}"
 
+    @property
+    def case_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.cases}"
+
     def env(self) -> Dict[str, str]:
         env = rasa_env()
         env.update(
@@ -126,6 +132,9 @@ class Stack:
                 "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
                 "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
                 "GATEWAY_PORT": str(self.ports.gateway),
+                "CASE_API_URL": self.case_api_url,
+                "CASE_API_PORT": str(self.ports.cases),
+                "CASE_DATABASE_URL": env.get("CASE_DATABASE_URL") or f"sqlite:///{self.var_dir / 'cases.db'}",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -136,6 +145,11 @@ class Stack:
         env = self.env()
         logs = self.var_dir / "logs"
         return [
+            Service(
+                "cases",
+                [PYTHON, "-m", "cases.main", "--port", str(self.ports.cases)],
+                f"{self.case_api_url}/healthz", env, logs / "cases.log",
+            ),
             Service(
                 "actions",
                 [PYTHON, "-m", "actions.server", "--port", str(self.ports.actions)],

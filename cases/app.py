@@ -1,0 +1,143 @@
+"""Builds the case API from settings, in one function, so tests build it with test settings.
+
+The lifespan opens the cases database (its own tables only), loads the process rules and the
+holiday file, seeds the local e-licence registry (unless `REGISTRY_URL` names a real one) and
+runs the webhook dispatcher as a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cases.api.routes import cases, events, health, processes, webhooks
+from cases.context import CaseContext, utc_now
+from cases.errors import ApiError
+from cases.models import create_tables
+from cases.processes import load_catalog
+from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
+from cases.webhooks import Dispatcher, RetryPolicy
+from cases.workdays import load_holiday_file
+from common.crypto import FieldCipher
+from common.db import make_engine, make_session_factory, session_scope
+from common.settings import Settings
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+DESCRIPTION = """Reference service standing for the grid company's business system: cases of
+zero-document applications (零证办电), their stages, deadlines in working days, an event feed
+and signed webhooks. The contract for integrators is `cases/README.md`. Staff calls need the
+`X-Api-Key` header."""
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every refusal as `{"error", "problems"?}`; never a 500 for bad input."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": "body" if err.get("type") == "value_error.jsondecode" else _field(tuple(err.get("loc", ()))),
+                "reason": str(err.get("msg")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error: %s", type(exc).__name__)
+        return JSONResponse({"error": "internal error; please try again"}, status_code=500)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    registry: Optional[Registry] = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> FastAPI:
+    """The case API's ASGI app. `registry` and `clock` replace the defaults in tests."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.case_database_url)
+        create_tables(engine)
+        sessions = make_session_factory(engine)
+        cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))
+        chosen = registry
+        http_registry: Optional[HttpRegistry] = None
+        if chosen is None and settings.registry_url:
+            chosen = http_registry = HttpRegistry(settings.registry_url)
+        elif chosen is None:
+            with session_scope(sessions) as session:
+                seed_local_registry(session=session, cipher=cipher)
+            chosen = LocalRegistry(sessions, cipher)
+        dispatcher = Dispatcher(
+            sessions,
+            settings.secret("WEBHOOK_SECRET"),
+            RetryPolicy(base_s=settings.webhook_backoff_s, max_attempts=settings.webhook_max_attempts),
+            poll_s=settings.webhook_poll_s,
+        )
+        app.state.sessions = sessions
+        app.state.dispatcher = dispatcher
+        app.state.context = CaseContext(
+            settings=settings,
+            cipher=cipher,
+            catalog=load_catalog(),
+            holidays=load_holiday_file(settings.holidays_file),
+            registry=chosen,
+            clock=clock,
+            on_events=dispatcher.wake,
+        )
+        task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
+        logger.info("case API ready (%d webhook URLs)", len(settings.webhook_urls))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if http_registry is not None:
+                http_registry.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Case API (reference business system)",
+        description=DESCRIPTION,
+        version="1.0",
+        lifespan=lifespan,
+    )
+    for module in (cases, events, processes, webhooks, health):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"error": "request body too large", "limit_bytes": MAX_BODY_BYTES}, status_code=413)
+        return await call_next(request)
+
+    install_error_handlers(app)
+    return app
