@@ -158,12 +158,12 @@ def read_id_number(text: str, requested: bool, today=None) -> tuple[Reading, Opt
     if candidate is None:
         digits = re.sub(r"[\s\-]", "", halfwidth(text))
         if requested and re.search(r"\d{6,}", digits):
-            return Reading(problem=ID_FORMAT), None
+            return Reading(problem=f"id_{ID_FORMAT}"), None
         return NOTHING, None
     try:
         checked = parse_id_number(candidate, today=today)
     except IdNumberError as exc:
-        return Reading(problem=exc.problem), None
+        return Reading(problem=f"id_{exc.problem}"), None
     return Reading(value=checked.value), checked
 
 

@@ -8,9 +8,11 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 from rasa_sdk import Tracker
+from sqlalchemy.orm import sessionmaker
 
 from common.case_client import CaseClient
 from common.crypto import DecryptionError, FieldCipher
+from common.db import create_all, make_engine, make_session_factory
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -128,3 +130,16 @@ def channel_of(tracker: Tracker) -> str:
 def intent_of(tracker: Tracker) -> tuple[Optional[str], float]:
     intent = tracker.latest_message.get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+_sessions: Optional[sessionmaker] = None
+
+
+def sessions() -> sessionmaker:
+    """Sessions of the application database (queued applications, the outbox)."""
+    global _sessions
+    if _sessions is None:
+        engine = make_engine(settings().database_url)
+        create_all(engine)
+        _sessions = make_session_factory(engine)
+    return _sessions

@@ -1,4 +1,5 @@
-"""The action server: rasa_sdk's app with the knowledge base loaded before it serves.
+"""The action server: rasa_sdk's app with the knowledge base loaded before it serves, and the
+worker that delivers applications queued while the case API was down.
 
 Run with `python -m actions.server --port 5055`. The knowledge files are synced into the
 database and the search index built in a start-up hook, so the first question is as fast
@@ -8,12 +9,14 @@ as any other, and a broken knowledge file stops the server with the file and fie
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from rasa_sdk.endpoint import create_app
 from sanic import response
 
-from actions.context import install_knowledge
+from actions.context import case_client, cipher, install_knowledge, sessions
+from actions.submissions import run_worker
 from common.logs import configure_logging
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -28,7 +31,20 @@ def build_app(settings: Settings):  # type: ignore[no-untyped-def]
     async def load_knowledge(_app, _loop) -> None:  # type: ignore[no-untyped-def]
         install_knowledge(KnowledgeBase.load(settings.knowledge_dir, settings.database_url))
 
+    async def start_submission_worker(app_, _loop) -> None:  # type: ignore[no-untyped-def]
+        # Applications queued while the case API was down are delivered from here.
+        app_.ctx.stop_worker = asyncio.Event()
+        app_.add_task(
+            run_worker(case_client(), sessions(), cipher(), settings, stop=app_.ctx.stop_worker),
+            name="submission-worker",
+        )
+
+    async def stop_submission_worker(app_, _loop) -> None:  # type: ignore[no-untyped-def]
+        app_.ctx.stop_worker.set()
+
     app.register_listener(load_knowledge, "before_server_start")
+    app.register_listener(start_submission_worker, "after_server_start")
+    app.register_listener(stop_submission_worker, "before_server_stop")
 
     @app.get("/healthz")
     async def healthz(_request):  # type: ignore[no-untyped-def]

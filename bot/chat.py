@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # Reply kinds (slot `answer_kind`, set by the actions) that give no answer from knowledge.
 NO_ANSWER_KINDS = frozenset({"suggest", "fallback", "out_of_scope"})
+# Form slots whose answers are data (a name, an address in Chinese, digits) and say nothing
+# about the language the resident reads: while one is asked, the conversation keeps its locale.
+DATA_SLOTS = frozenset({"name", "id_number", "address", "phone", "capacity_kw", "id_last4"})
 
 
 @dataclass
@@ -97,6 +100,8 @@ class ChatService:
         self._users: Counter[str] = Counter()
         # sender_id -> (locale, channel) as last stored; bounded by the number of senders seen.
         self._known: Dict[str, tuple[Optional[str], Optional[str]]] = {}
+        # sender_id -> the form slot the last reply asked for (only while one is asked).
+        self._asking: Dict[str, str] = {}
 
     def stored_locale(self, sender_id: str) -> Optional[str]:
         """The sender's last locale: from this process's cache, else the database."""
@@ -116,6 +121,8 @@ class ChatService:
         hint = normalize_locale(requested) or self.stored_locale(sender_id)
         if text.startswith("/"):  # a button payload says nothing about the script
             return hint or self._settings.default_locale
+        if hint and self._asking.get(sender_id) in DATA_SLOTS:
+            return hint
         return detect_locale(text, hint) or self._settings.default_locale
 
     async def handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str] = None) -> Turn:
@@ -148,7 +155,10 @@ class ChatService:
             turn.messages.append(message(t("input.truncated", locale, limit=self._settings.max_message_chars)))
         nlu_text = cleaned.text if cleaned.text.startswith("/") else normalize_for_nlu(cleaned.text)
         try:
-            replies = await self._rasa.send(sender_id, nlu_text, {"locale": locale, "channel": channel})
+            # The text as typed goes along: names and addresses are read from it, not from
+            # the NLU form (which is converted to Simplified script).
+            metadata = {"locale": locale, "channel": channel, "text": cleaned.text}
+            replies = await self._rasa.send(sender_id, nlu_text, metadata)
         except RasaUnavailable as exc:
             logger.error("turn failed for sender %s: %s", sender_id, exc)
             replies = []
@@ -164,6 +174,10 @@ class ChatService:
             turn.meta = self._meta_from_payload(payload)
         else:  # a turn no custom action finished: read the conversation's state instead
             turn.meta = self._meta_from_tracker(await self._rasa.tracker(sender_id))
+        if turn.meta.requested_slot:
+            self._asking[sender_id] = turn.meta.requested_slot
+        else:
+            self._asking.pop(sender_id, None)
         return turn
 
     @staticmethod

@@ -1,0 +1,140 @@
+"""Submits a confirmed application to the case API and gives the receipt.
+
+Runs when `application_form` ends. A cancelled form ends with nothing to submit. Otherwise
+the case is created with the form's idempotency key (a retry, or a double click, cannot make
+a second case); when the case API is down the application is queued
+(`actions.submissions`) and delivered exactly once when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import replies
+from actions.constants import (
+    APPLICATION_SLOTS,
+    APPLY_PAYLOAD,
+    KIND_FORM,
+    SLOT_ADDRESS,
+    SLOT_ANSWER_ID,
+    SLOT_ANSWER_KIND,
+    SLOT_APPLICATION_KEY,
+    SLOT_APPLICATION_PREVIEW,
+    SLOT_CAPACITY,
+    SLOT_CASE_ID,
+    SLOT_CONFIRM,
+    SLOT_CONFIRMED_AT,
+    SLOT_CUSTOMER_TYPE,
+    SLOT_FORM_FAILURES,
+    SLOT_FORM_HINT,
+    SLOT_ID_NUMBER,
+    SLOT_NAME,
+    SLOT_PHONE,
+)
+from actions.context import case_client, channel_of, cipher, locale_of, sessions, settings, unseal
+from actions.meta import with_meta
+from actions.receipts import receipt_messages
+from actions.submissions import queue
+from common.case_client import CaseApiRejected, CaseApiUnavailable
+from common.db import session_scope
+from common.i18n import t
+
+logger = logging.getLogger(__name__)
+
+
+def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The case API's request body from the form's slots; None if a value is missing."""
+    id_number, phone = unseal(tracker.get_slot(SLOT_ID_NUMBER)), unseal(tracker.get_slot(SLOT_PHONE))
+    name, address = tracker.get_slot(SLOT_NAME), tracker.get_slot(SLOT_ADDRESS)
+    capacity, customer_type = tracker.get_slot(SLOT_CAPACITY), tracker.get_slot(SLOT_CUSTOMER_TYPE)
+    if not all((id_number, phone, name, address, capacity, customer_type)):
+        return None
+    return {
+        "name": name,
+        "id_number": id_number,
+        "phone": phone,
+        "address": address,
+        "customer_type": customer_type,
+        "capacity_kw": float(capacity),
+        "channel": channel_of(tracker),
+        "sender_id": tracker.sender_id,
+        "locale": locale_of(tracker),
+        "consent": {"registry": True, "esign": True, "confirmed_at": tracker.get_slot(SLOT_CONFIRMED_AT)},
+    }
+
+
+def reset_events() -> List[EventType]:
+    """Forgets the form's values once the application is submitted, queued or refused."""
+    return [
+        *(SlotSet(slot, None) for slot in APPLICATION_SLOTS),
+        SlotSet(SLOT_FORM_FAILURES, None),
+        SlotSet(SLOT_FORM_HINT, None),
+        SlotSet(SLOT_APPLICATION_KEY, None),
+        SlotSet(SLOT_APPLICATION_PREVIEW, None),
+        SlotSet(SLOT_CONFIRMED_AT, None),
+    ]
+
+
+class ActionFinishApplication(Action):
+    """Creates the case and sends the receipt with its QR code, or queues the application."""
+
+    def name(self) -> str:
+        return "action_finish_application"
+
+    @with_meta
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        events: List[EventType] = [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_ANSWER_ID, None)]
+        if tracker.get_slot(SLOT_CONFIRM) is not True:
+            return events  # cancelled: the form already said so, and nothing is created
+        locale = locale_of(tracker)
+        key = tracker.get_slot(SLOT_APPLICATION_KEY)
+        body = application_body(tracker)
+        if body is None or not key:
+            dispatcher.utter_message(text=t("form.incomplete", locale), buttons=[replies.human_button(locale)])
+            return events + reset_events()
+        try:
+            case = await case_client().create_case(body, key)
+        except CaseApiUnavailable:
+            with session_scope(sessions()) as session:
+                queue(body, key, tracker.sender_id, body["channel"], locale, cipher(), session=session)
+            logger.warning("case API unavailable; application of %s queued", tracker.sender_id)
+            dispatcher.utter_message(text=t("form.queued", locale))
+            return events + reset_events()
+        except CaseApiRejected as exc:
+            logger.warning("case API refused the application of %s: HTTP %s", tracker.sender_id, exc.status)
+            reasons = "; ".join(str(p.get("reason")) for p in exc.body.get("problems") or []) or str(
+                exc.body.get("error", "")
+            )
+            dispatcher.utter_message(
+                text=t("form.rejected", locale, reason=reasons), buttons=[replies.human_button(locale)]
+            )
+            return events + reset_events()
+        logger.info("case %s created for %s", case.get("case_id"), tracker.sender_id)
+        for message in receipt_messages(case, locale, settings()):
+            dispatcher.utter_message(text=message["text"], image=message.get("image_url"))
+        return events + reset_events() + [SlotSet(SLOT_CASE_ID, case["case_id"])]
+
+
+class ActionNoApplication(Action):
+    """"不办了" or "地址填错了" with no application in progress: says so, offers to start one."""
+
+    def name(self) -> str:
+        return "action_no_application"
+
+    @with_meta
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        locale = locale_of(tracker)
+        dispatcher.utter_message(
+            text=t("form.none_active", locale),
+            buttons=[{"title": t("status.button.apply", locale), "payload": APPLY_PAYLOAD}],
+        )
+        return [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_ANSWER_ID, None)]
