@@ -12,9 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.background import background
 from bot.chat import ChatService
 from bot.rasa_client import RasaClient
 from bot.status_pages import router as status_router
+from bot.telegram.webhook import router as telegram_router
 from bot.web import pages, router
 from common.case_client import CaseClient
 from common.db import create_all, make_engine, make_session_factory
@@ -41,7 +43,8 @@ def build_app(settings: Settings) -> FastAPI:
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
             )
             app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
-            yield
+            async with background(app, settings, http):  # notifier, Telegram bot
+                yield
         engine.dispose()
 
     app = FastAPI(
@@ -53,6 +56,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(pages)
     app.include_router(status_router)
+    app.include_router(telegram_router)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]

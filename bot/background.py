@@ -1,0 +1,51 @@
+"""The gateway's background work, started and stopped with its lifespan.
+
+- the notifier (always): case events → outbox; it tolerates the case API being down;
+- the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from bot.notifier import Notifier
+from bot.telegram.app import TelegramFrontEnd, build_telegram
+from common.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Runs the notifier and (when configured) the Telegram bot while the gateway serves."""
+    state = app.state
+    state.telegram = None
+    if settings.telegram_bot_token:
+        # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        application = build_telegram(
+            settings, state.chat, state.sessions, state.knowledge, state.case_client, http=http
+        )
+        state.telegram = TelegramFrontEnd(application, settings)
+        await state.telegram.start()
+    notifier = Notifier(
+        state.case_client, state.sessions, settings.notifier_poll_s,
+        on_enqueued=state.telegram.wake_delivery if state.telegram else None,
+        default_locale=settings.default_locale,
+    )
+    state.notifier = notifier
+    task = asyncio.create_task(notifier.run(), name="notifier")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if state.telegram is not None:
+            await state.telegram.stop()
