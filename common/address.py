@@ -8,9 +8,12 @@ the normalised address with its area code). cpca resolves a district named witho
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Dict, Iterable, Optional
+
+from common.scripts import to_simplified
 
 # Why an address was refused; the form turns each into a catalog key `form.address.<problem>`.
 ADDRESS_VAGUE = "vague"
@@ -72,7 +75,8 @@ def _clean(value: object) -> str:
 
 def parse_address(text: str) -> Optional[Address]:
     """The address cpca reads in `text`, or None when it finds no province or city."""
-    text = re.sub(r"\s+", "", text or "")
+    # Mainland addresses are registered in Simplified script: 湛江市赤坎區 reads as 湛江市赤坎区.
+    text = to_simplified(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")))
     if not text:
         return None
     frame = _cpca().transform([text])

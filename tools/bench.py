@@ -10,7 +10,10 @@ writes it) trained on the same data, so the two are compared in one run.
 Latency: 20 concurrent senders, each sending its questions back to back (closed loop), and
 the same with people's pace: a random 0.5-1.5 s and 1.5-4.5 s between a sender's messages.
 
-Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock]
+The same project stack then runs the scripted application conversations
+(`tools/bench_application.py`): form completion rate and submit latency.
+
+Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
+from tools import bench_application
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -224,6 +228,7 @@ def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str
                     load[f"pause {pause:.0f}s"] = asyncio.run(
                         load_test(stack, questions, args.senders, args.turns, pause)
                     )
+                load["application"] = bench_application.measure(stack, args.application_rounds)
         finally:
             stack.stop()
     return report, load
@@ -235,6 +240,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=15)
     parser.add_argument("--skip-stock", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
+    parser.add_argument("--application-rounds", type=int, default=3, help="runs of each application script")
     args = parser.parse_args()
 
     questions = load_questions()
@@ -253,9 +259,13 @@ def main() -> None:
 
     print_summary(summaries)
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
+    application = load.pop("application", None)
     for label, figures in load.items():
         print(f"  {label:10} p50 {figures['p50_ms']:6.0f} ms   p95 {figures['p95_ms']:6.0f} ms   "
               f"max {figures['max_ms']:6.0f} ms   {figures['turns_per_s']:5.1f} turns/s")
+    if application is not None:
+        bench_application.print_figures(application)
+        load["application"] = application
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
     out = ROOT / "var" / "bench-results.json"

@@ -132,6 +132,7 @@ class Stack:
                 "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
                 "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
                 "GATEWAY_PORT": str(self.ports.gateway),
+                "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or self.gateway_url,
                 "CASE_API_URL": self.case_api_url,
                 "CASE_API_PORT": str(self.ports.cases),
                 "CASE_DATABASE_URL": env.get("CASE_DATABASE_URL") or f"sqlite:///{self.var_dir / 'cases.db'}",

@@ -1,0 +1,40 @@
+"""Shared steps of the application tests: the fictional applicants and a full form run."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import httpx
+
+from tests.e2e.conftest import Chat
+
+STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
+# A fictional resident of the local e-licence registry (cases/registry_seed.yml).
+CHEN = {
+    "name": "陈海明",
+    "id_number": "440802198003120310",
+    "address": "湛江市赤坎区人民大道中28号",
+    "phone": "13800138000",
+}
+
+
+def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦") -> Dict[str, Any]:
+    """Runs the whole form, one value per message, up to the confirmation (not confirmed)."""
+    assert chat.say("我要报装")["meta"]["requested_slot"] == "name"
+    assert chat.say(person["name"])["meta"]["requested_slot"] == "id_number"
+    assert chat.say(person["id_number"])["meta"]["requested_slot"] == "address"
+    assert chat.say(person["address"])["meta"]["requested_slot"] == "phone"
+    assert chat.say(person["phone"])["meta"]["requested_slot"] == "customer_type"
+    assert chat.say('/inform{"customer_type": "resident"}')["meta"]["requested_slot"] == "capacity_kw"
+    reply = chat.say(capacity)
+    assert reply["meta"]["requested_slot"] == "confirm"
+    return reply
+
+
+def cases_of(stack, sender_id: str) -> List[Dict[str, Any]]:  # noqa: ANN001
+    """The cases the case API holds for a web sender (through its staff API)."""
+    response = httpx.get(
+        f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": sender_id}, headers=STAFF_KEY
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["cases"]
