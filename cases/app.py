@@ -99,6 +99,7 @@ def build_app(
             settings.secret("WEBHOOK_SECRET"),
             RetryPolicy(base_s=settings.webhook_backoff_s, max_attempts=settings.webhook_max_attempts),
             poll_s=settings.webhook_poll_s,
+            clock=clock,
         )
         app.state.sessions = sessions
         app.state.dispatcher = dispatcher

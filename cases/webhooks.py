@@ -18,14 +18,15 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cases.context import utc_now
 from cases.events import event_json
-from cases.models import Event, WebhookAttempt, WebhookDelivery, optional_dt, utcnow
+from cases.models import Event, WebhookAttempt, WebhookDelivery, optional_dt
 from common.crypto import sign
 from common.db import session_scope
 
@@ -116,15 +117,20 @@ class Dispatcher:
 
     def __init__(
         self, sessions: sessionmaker, secret: str, policy: RetryPolicy, poll_s: float = 1.0,
-        timeout_s: float = 5.0,
+        timeout_s: float = 5.0, clock: Callable[[], dt.datetime] = utc_now,
     ):
         self._sessions = sessions
+        self._clock = clock
         self._secret = secret
         self._policy = policy
         self._poll_s = poll_s
         self._timeout_s = timeout_s
         self._wake: Optional[asyncio.Event] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _now(self) -> dt.datetime:
+        """Now in UTC, naive, as stored (the app's clock, so tests can move it)."""
+        return self._clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
 
     def wake(self) -> None:
         if self._loop is not None and self._wake is not None:
@@ -154,7 +160,7 @@ class Dispatcher:
 
     def _due(self) -> List[int]:
         with session_scope(self._sessions) as session:
-            return due_deliveries(session=session, now=utcnow())
+            return due_deliveries(session=session, now=self._now())
 
     def _load(self, delivery_id: int) -> Optional[tuple[str, Dict[str, Any]]]:
         with session_scope(self._sessions) as session:
@@ -168,7 +174,7 @@ class Dispatcher:
         with session_scope(self._sessions) as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             if delivery is not None:
-                record_attempt(delivery, outcome, session=session, policy=self._policy, now=utcnow())
+                record_attempt(delivery, outcome, session=session, policy=self._policy, now=self._now())
 
     async def _deliver(self, http: httpx.AsyncClient, delivery_id: int) -> None:
         loaded = await asyncio.to_thread(self._load, delivery_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, FrozenSet, Iterable, Iterator, Optional, Tuple
+from typing import Any, FrozenSet, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 import chinese_calendar
 import yaml
@@ -38,8 +38,7 @@ class HolidayFile:
     source: str = "<none>"
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """The last day of a time limit and how it was counted."""
 
     day: dt.date
