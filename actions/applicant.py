@@ -240,6 +240,27 @@ def read_capacity(text: str, requested: bool) -> Reading:
     return Reading(value=float(value.quantize(Decimal("0.1"))))
 
 
+_WATER = re.compile(r"水|water", re.IGNORECASE)
+_GAS = re.compile(r"气|gas", re.IGNORECASE)
+_NONE = re.compile(
+    r"不需要|不用|不要|都不|没有|无|跳过|只要电|只办电|^no\b|none|neither|skip|only electricity", re.IGNORECASE
+)
+_BOTH = re.compile(r"都要|都需要|水和气|水气|水电气|both", re.IGNORECASE)
+
+
+def read_linked(text: str, entity: Optional[str] = None) -> Reading:
+    """Water and/or gas to apply for together (一次办): a list, [] for none, or nothing found."""
+    if entity is not None:
+        choice = {"water": ["water"], "gas": ["gas"], "both": ["water", "gas"], "none": []}.get(entity)
+        return Reading(value=choice) if choice is not None else NOTHING
+    if _NONE.search(text):
+        return Reading(value=[])
+    if _BOTH.search(text):
+        return Reading(value=["water", "gas"])
+    chosen = [kind for kind, pattern in (("water", _WATER), ("gas", _GAS)) if pattern.search(text)]
+    return Reading(value=chosen) if chosen else NOTHING
+
+
 def correction_field(text: str) -> Optional[str]:
     """The field a resident says is wrong ("地址填错了" → address), or None."""
     if not _CORRECTION.search(text):
@@ -279,6 +300,7 @@ __all__ = [
     "read_capacity",
     "read_customer_type",
     "read_id_number",
+    "read_linked",
     "read_name",
     "read_phone",
     "value_after_correction",

@@ -33,6 +33,7 @@ from actions.constants import (
     SLOT_FORM_FAILURES,
     SLOT_FORM_HINT,
     SLOT_ID_NUMBER,
+    SLOT_LINKED,
     SLOT_NAME,
     SLOT_PHONE,
 )
@@ -65,6 +66,7 @@ def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
         "sender_id": tracker.sender_id,
         "locale": locale_of(tracker),
         "consent": {"registry": True, "esign": True, "confirmed_at": tracker.get_slot(SLOT_CONFIRMED_AT)},
+        "linked": list(tracker.get_slot(SLOT_LINKED) or []),
     }
 
 

@@ -43,9 +43,12 @@ SLOT_PHONE = "phone"
 SLOT_CUSTOMER_TYPE = "customer_type"
 SLOT_CAPACITY = "capacity_kw"
 SLOT_CONFIRM = "confirm"
+# Optional: water and gas applied for together (一次办), asked where the province offers it.
+SLOT_LINKED = "linked_utilities"
+JOINT_APPLICATION_PROVINCES = ("广东省",)
 # The fields in the order they are asked; `confirm` comes last.
 APPLICATION_FIELDS = (SLOT_NAME, SLOT_ID_NUMBER, SLOT_ADDRESS, SLOT_PHONE, SLOT_CUSTOMER_TYPE, SLOT_CAPACITY)
-APPLICATION_SLOTS = (*APPLICATION_FIELDS, SLOT_CONFIRM)
+APPLICATION_SLOTS = (*APPLICATION_FIELDS, SLOT_LINKED, SLOT_CONFIRM)
 # Bookkeeping slots of the form.
 SLOT_FORM_HINT = "form_hint"  # what the next prompt must say first: a problem, a choice, help
 SLOT_FORM_FAILURES = "form_failures"  # {field: failed attempts in a row}
@@ -66,6 +69,7 @@ INTENT_AFFIRM = "affirm"
 INTENT_DENY = "deny"
 ENTITY_CUSTOMER_TYPE = "customer_type"
 ENTITY_FIELD = "field"
+ENTITY_LINKED = "linked"
 
 CUSTOMER_TYPES = ("resident", "lv_business", "hv")
 KIND_FORM = "form"

@@ -91,6 +91,9 @@ def receipt_messages(case: Dict[str, Any], locale: str, settings: Settings) -> L
         t("receipt.stages", locale, stages=stages_line(case.get("stages") or [], locale, case.get("stage"))),
         t("receipt.deadline", locale, deadline=deadline_text(case, locale)),
     ]
+    linked = [t(f"form.linked.{item.get('kind')}", locale) for item in case.get("linked_applications") or []]
+    if linked:
+        lines.append(t("receipt.linked", locale, utilities=(", " if locale == "en" else "、").join(linked)))
     for item in case.get("pending_items") or []:
         if item.get("status") == "pending":
             lines.append(t(f"receipt.pending.{item.get('kind')}", locale))

@@ -33,6 +33,7 @@ from actions.applicant import (
     read_capacity,
     read_customer_type,
     read_id_number,
+    read_linked,
     read_name,
     read_phone,
     value_after_correction,
@@ -46,6 +47,7 @@ from actions.constants import (
     CONTINUE_PAYLOAD,
     ENTITY_CUSTOMER_TYPE,
     ENTITY_FIELD,
+    ENTITY_LINKED,
     FAQ_INTENT_PREFIX,
     INTENT_AFFIRM,
     INTENT_CANCEL_FORM,
@@ -53,6 +55,7 @@ from actions.constants import (
     INTENT_CORRECT_FIELD,
     INTENT_DENY,
     INTENT_HUMAN_HANDOFF,
+    JOINT_APPLICATION_PROVINCES,
     KIND_FORM,
     KIND_KNOWLEDGE,
     MAX_FIELD_FAILURES,
@@ -69,6 +72,7 @@ from actions.constants import (
     SLOT_FORM_HINT,
     SLOT_HANDOFF_REQUESTED,
     SLOT_ID_NUMBER,
+    SLOT_LINKED,
     SLOT_NAME,
     SLOT_PHONE,
 )
@@ -189,6 +193,10 @@ class ValidateApplicationForm(Action):
             confirmed = self.confirm(tracker)
             if confirmed is not None:
                 return events + confirmed
+        if requested == SLOT_LINKED:
+            linked = read_linked(text, entity_value(tracker, ENTITY_LINKED))
+            if linked.found:
+                return events + [SlotSet(SLOT_LINKED, linked.value), SlotSet(SLOT_FORM_FAILURES, None)]
 
         readings = read_fields(tracker, requested)
         values = {f: r.value for f, r in readings.items() if r.value is not None}
@@ -199,7 +207,8 @@ class ValidateApplicationForm(Action):
             problem = readings.get(requested).problem if requested in readings else None
             if problem and requested not in values:
                 events.append(SlotSet(SLOT_FORM_HINT, {"field": requested, "problem": problem}))
-            return events + [SlotSet(SLOT_FORM_FAILURES, None)]
+            events.append(SlotSet(SLOT_FORM_FAILURES, None))
+            return events + self.offer_joint_application(tracker, values)
 
         if self.is_question(tracker, intent, confidence):
             answered = answer_question(dispatcher, tracker)
@@ -213,6 +222,16 @@ class ValidateApplicationForm(Action):
             return events
         problem = readings[requested].problem if requested in readings else None
         return events + self.failure(tracker, requested, problem or "unclear")
+
+    @staticmethod
+    def offer_joint_application(tracker: Tracker, values: Dict[str, Any]) -> List[EventType]:
+        """Asks about water and gas (一次办) once every field is in, where the province offers it."""
+        state = {field: values.get(field, tracker.get_slot(field)) for field in APPLICATION_FIELDS}
+        address = str(state[SLOT_ADDRESS] or "")
+        eligible = address.startswith(JOINT_APPLICATION_PROVINCES)
+        if all(v is not None for v in state.values()) and eligible and tracker.get_slot(SLOT_LINKED) is None:
+            return [SlotSet(REQUESTED_SLOT, SLOT_LINKED)]
+        return []
 
     @staticmethod
     def is_question(tracker: Tracker, intent: Optional[str], confidence: float) -> bool:
@@ -256,13 +275,14 @@ class ValidateApplicationForm(Action):
 
 def _read_one(field: str, text: str) -> Reading:
     area = settings().service_area
-    readers = {
+    readers: Dict[str, Any] = {
         SLOT_NAME: lambda: read_name(text, True),
         SLOT_ID_NUMBER: lambda: read_id_number(text, True)[0],
         SLOT_PHONE: lambda: read_phone(text, True),
         SLOT_ADDRESS: lambda: read_address(text, True, area)[0],
         SLOT_CUSTOMER_TYPE: lambda: read_customer_type(text, True),
         SLOT_CAPACITY: lambda: read_capacity(text, True),
+        SLOT_LINKED: lambda: read_linked(text),
     }
     return readers[field]()
 
@@ -274,11 +294,24 @@ def customer_type_label(value: Optional[str], locale: str) -> str:
     return t(f"form.customer_type.{value}", locale) if value else "-"
 
 
+def linked_lines(linked: Optional[List[str]], locale: str) -> List[str]:
+    """The summary line of a joint application (一次办), if water or gas was chosen."""
+    if not linked:
+        return []
+    names = (", " if locale == "en" else "、").join(t(f"form.linked.{kind}", locale) for kind in linked)
+    return [t("form.summary.linked", locale, utilities=names)]
+
+
 def capacity_label(value: Optional[float], locale: str) -> str:
     return t("form.capacity_value", locale, kw=format_number(value or 0, locale))
 
 
 def _field_buttons(slot: str, locale: str) -> List[Dict[str, str]]:
+    if slot == SLOT_LINKED:
+        return [
+            {"title": t(f"form.linked.{choice}", locale), "payload": f'/inform{{"linked": "{choice}"}}'}
+            for choice in ("water", "gas", "both", "none")
+        ]
     if slot == SLOT_CUSTOMER_TYPE:
         return [
             {"title": t(f"form.customer_type.{value}", locale),
@@ -365,6 +398,10 @@ class ActionAskCapacityKw(_AskSlot, Action):
     slot = SLOT_CAPACITY
 
 
+class ActionAskLinkedUtilities(_AskSlot, Action):
+    slot = SLOT_LINKED
+
+
 class ActionAskConfirm(_AskSlot, Action):
     """Shows every value (ID and phone masked), the process, time limit and deadline that will
     apply, and asks for consent to fetch the documents and to sign electronically."""
@@ -401,6 +438,7 @@ class ActionAskConfirm(_AskSlot, Action):
             f"{t('form.field.phone', locale)}：{mask_phone(unseal(tracker.get_slot(SLOT_PHONE)) or '')}",
             f"{t('form.field.customer_type', locale)}：{customer_type_label(customer_type, locale)}",
             f"{t('form.field.capacity_kw', locale)}：{capacity_label(tracker.get_slot(SLOT_CAPACITY), locale)}",
+            *linked_lines(tracker.get_slot(SLOT_LINKED), locale),
             process_summary(preview, locale) if preview else t("form.summary.no_preview", locale),
             t("form.summary.consent", locale),
         ]
@@ -431,6 +469,7 @@ __all__ = [
     "ActionAskConfirm",
     "ActionAskCustomerType",
     "ActionAskIdNumber",
+    "ActionAskLinkedUtilities",
     "ActionAskName",
     "ActionAskPhone",
     "ValidateApplicationForm",

@@ -103,3 +103,23 @@ async def test_summary_masks_id_and_phone_and_shows_the_process() -> None:
     assert ID not in text and "13800138000" not in text
     assert "用电申请 → 现场勘查和装表接电" in text and "2026年12月4日星期五" in text
     assert [b["payload"] for b in sent_buttons(dispatcher)] == ["/affirm", "/deny", "/cancel_form"]
+
+
+@pytest.mark.asyncio
+async def test_joint_application_is_offered_in_guangdong_only() -> None:
+    from actions.context import seal
+
+    filled = {"name": "张三", "id_number": seal(ID), "phone": seal("13800138000"), "customer_type": "resident"}
+    guangdong = form_tracker("8千瓦", requested="capacity_kw",
+                             slots={**filled, "address": "广东省湛江市赤坎区人民大道中28号"})
+    _, _, slots = await validate(guangdong)
+    assert slots["capacity_kw"] == 8.0 and slots["requested_slot"] == "linked_utilities"
+    jinhua = "浙江省金华市婺城区八一南街5号"
+    zhejiang = form_tracker("8千瓦", requested="capacity_kw", slots={**filled, "address": jinhua})
+    _, _, slots = await validate(zhejiang)
+    assert "requested_slot" not in slots
+    _, _, slots = await validate(form_tracker('/inform{"linked": "both"}', requested="linked_utilities",
+                                              entities=[{"entity": "linked", "value": "both"}]))
+    assert slots["linked_utilities"] == ["water", "gas"]
+    _, _, slots = await validate(form_tracker("不需要", requested="linked_utilities"))
+    assert slots["linked_utilities"] == []
