@@ -33,6 +33,7 @@ from common.settings import Settings
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+DISPATCHER_STOP_S = 6.0
 
 DESCRIPTION = """Reference service standing for the grid company's business system: cases of
 zero-document applications (零证办电), their stages, deadlines in working days, an event feed
@@ -117,7 +118,12 @@ def build_app(
         try:
             yield
         finally:
-            task.cancel()
+            # Let a delivery in flight finish and be logged; cancel if the receiver hangs.
+            dispatcher.stop()
+            try:
+                await asyncio.wait_for(task, timeout=DISPATCHER_STOP_S)
+            except asyncio.TimeoutError:
+                pass
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             if http_registry is not None:

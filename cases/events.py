@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cases.models import Case, CaseItem, Event, WebhookDelivery, optional_dt
@@ -69,6 +69,11 @@ def record_event(
     item: Optional[CaseItem] = None,
 ) -> Event:
     """Adds the event and its webhook deliveries to the session's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Concurrent transactions could commit event ids out of order and a reader at cursor N
+        # would skip the late one; this lock makes event writers commit one after another.
+        # (SQLite serialises writers already.)
+        session.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
     at = case.updated_at
     payload = event_payload(
         event_type, case, at=optional_dt(at) or "", previous_stage=previous_stage, note=note, item=item

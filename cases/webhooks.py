@@ -127,6 +127,7 @@ class Dispatcher:
         self._timeout_s = timeout_s
         self._wake: Optional[asyncio.Event] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stopping = False
 
     def _now(self) -> dt.datetime:
         """Now in UTC, naive, as stored (the app's clock, so tests can move it)."""
@@ -136,11 +137,16 @@ class Dispatcher:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def stop(self) -> None:
+        """Asks the loop to end after the delivery in flight (so its attempt is recorded)."""
+        self._stopping = True
+        self.wake()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         async with httpx.AsyncClient(timeout=self._timeout_s) as http:
-            while True:
+            while not self._stopping:
                 try:
                     await self.run_once(http)
                 except Exception:  # the dispatcher must outlive a database hiccup
@@ -154,9 +160,13 @@ class Dispatcher:
     async def run_once(self, http: httpx.AsyncClient) -> int:
         """One round: every due delivery attempted once; returns how many were attempted."""
         ids = await asyncio.to_thread(self._due)
+        done = 0
         for delivery_id in ids:
+            if self._stopping:
+                break
             await self._deliver(http, delivery_id)
-        return len(ids)
+            done += 1
+        return done
 
     def _due(self) -> List[int]:
         with session_scope(self._sessions) as session:
