@@ -56,7 +56,13 @@ ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
      "tg-spoiler", "tg-emoji", "blockquote"}
 )
-_ENTITY_RE = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+FAILURE_DESCRIPTIONS = {
+    400: "Bad Request: chat not found",
+    403: "Forbidden: bot was blocked by the user",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 class ApiError(Exception):
@@ -530,7 +536,7 @@ class BotApiEmulator:
             if failure.code == 429:
                 error = ApiError(429, f"Too Many Requests: retry after {failure.retry_after}", failure.retry_after)
             else:
-                error = ApiError(failure.code, "Bad Gateway" if failure.code == 502 else "Internal Server Error")
+                error = ApiError(failure.code, FAILURE_DESCRIPTIONS.get(failure.code, "Internal Server Error"))
             call.error = error.code
             return web.json_response(error.body(), status=error.code)
         handler = getattr(self, f"_api_{method}", None)
