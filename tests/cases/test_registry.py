@@ -75,3 +75,19 @@ def test_http_registry_contract(tmp_path: Path, clock: Clock, json_server: Calla
         case = client.post("/cases", json=application(CHEN, name="测试"), headers=new_key()).json()
     assert case["documents"] == {"identity": "verified", "property": "verified"}
     assert seen["/property/lookup"]["address"]["district"] == "赤坎区"
+
+
+def test_the_seed_residents_are_valid_adults_listed_in_the_readme() -> None:
+    import yaml
+
+    from cases.registry import SEED_FILE
+    from common.identity import parse_id_number
+    from common.settings import ROOT
+
+    seed = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
+    readme = (ROOT / "cases" / "README.md").read_text(encoding="utf-8")
+    for person in seed["people"]:
+        assert parse_id_number(person["id_number"]).value == person["id_number"]
+        assert f"| {person['name']} | {person['id_number']} |" in readme
+    for item in seed["properties"]:
+        assert item["address"] in readme
