@@ -9,16 +9,18 @@ a second case); when the case API is down the application is queued
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions.constants import (
     APPLICATION_SLOTS,
     APPLY_PAYLOAD,
+    FORM_APPLICATION,
     KIND_FORM,
     SLOT_ADDRESS,
     SLOT_ANSWER_ID,
@@ -37,13 +39,15 @@ from actions.constants import (
     SLOT_NAME,
     SLOT_PHONE,
 )
-from actions.context import case_client, channel_of, cipher, locale_of, sessions, settings, unseal
-from actions.meta import with_meta
+from actions.context import case_client, channel_of, cipher, locale_of, raw_text_of, sessions, settings, unseal
+from actions.faq import answer_question
+from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
 from actions.submissions import queue
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.db import session_scope
 from common.i18n import t
+from common.identity import find_id_number, find_mobile
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +126,26 @@ class ActionFinishApplication(Action):
         for message in receipt_messages(case, locale, settings()):
             dispatcher.utter_message(text=message["text"], image=message.get("image_url"))
         return events + reset_events() + [SlotSet(SLOT_CASE_ID, case["case_id"])]
+
+
+APPLY_CUE = re.compile(r"报装|報裝|新装|新裝|申请用电|申請用電|申请接电|申請接電|办电|辦電|apply", re.IGNORECASE)
+
+
+class ActionValuesOutsideForm(Action):
+    """Values given with no form active: "我要报装，我叫…，身份证…" (classified as `inform`) or a
+    bare ID number and phone start the application with them; anything else goes through the
+    FAQ gate, which says honestly when it has no answer."""
+
+    def name(self) -> str:
+        return "action_values_outside_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        text = raw_text_of(tracker)
+        if APPLY_CUE.search(text) or (find_id_number(text) and find_mobile(text)):
+            return [FollowupAction(FORM_APPLICATION)]
+        return finish(dispatcher, tracker, answer_question(dispatcher, tracker))
 
 
 class ActionNoApplication(Action):

@@ -11,6 +11,7 @@ Usage: python -m tools.train [--config config.yml] [--out models] [--force]
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import shutil
@@ -91,21 +92,27 @@ def rasa_bin() -> str:
 
 def ensure_model(config: Path = ROOT / "config.yml", out: Path = ROOT / "models", force: bool = False,
                  name_prefix: str = "") -> Path:
-    """Returns the model for the current inputs, training it first if it does not exist."""
-    data_dir, domain_dir = assemble()
-    fixed_name = f"{name_prefix}{training_hash(config)}"
-    model = out / f"{fixed_name}.tar.gz"
-    if model.exists() and not force:
-        print(f"model up to date: {model.relative_to(ROOT)}", flush=True)
-        return model
+    """Returns the model for the current inputs, training it first if it does not exist.
+
+    A file lock makes concurrent callers (a test run and a `make run`, say) wait for one
+    training instead of each training the same model into the same file.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    print(f"training {model.relative_to(ROOT)} (inputs changed) ...", flush=True)
-    cmd = [
-        rasa_bin(), "train", "--config", str(config), "--domain", str(domain_dir),
-        "--data", str(data_dir), "--out", str(out), "--fixed-model-name", fixed_name,
-    ]
-    subprocess.run(cmd, check=True, cwd=ROOT, env=rasa_env())
-    return model
+    with (out / ".train.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data_dir, domain_dir = assemble()
+        fixed_name = f"{name_prefix}{training_hash(config)}"
+        model = out / f"{fixed_name}.tar.gz"
+        if model.exists() and not force:
+            print(f"model up to date: {model.relative_to(ROOT)}", flush=True)
+            return model
+        print(f"training {model.relative_to(ROOT)} (inputs changed) ...", flush=True)
+        cmd = [
+            rasa_bin(), "train", "--config", str(config), "--domain", str(domain_dir),
+            "--data", str(data_dir), "--out", str(out), "--fixed-model-name", fixed_name,
+        ]
+        subprocess.run(cmd, check=True, cwd=ROOT, env=rasa_env())
+        return model
 
 
 def main() -> None:

@@ -18,8 +18,11 @@ CHEN = {
 }
 
 
-def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦") -> Dict[str, Any]:
-    """Runs the whole form, one value per message, up to the confirmation (not confirmed)."""
+def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦", linked: str = "none") -> Dict[str, Any]:
+    """Runs the whole form, one value per message, up to the confirmation (not confirmed).
+
+    In Guangdong the form asks about water and gas (一次办) before the summary: `linked`
+    answers it (`none`, `water`, `gas` or `both`)."""
     assert chat.say("我要报装")["meta"]["requested_slot"] == "name"
     assert chat.say(person["name"])["meta"]["requested_slot"] == "id_number"
     assert chat.say(person["id_number"])["meta"]["requested_slot"] == "address"
@@ -27,6 +30,8 @@ def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦") 
     assert chat.say(person["phone"])["meta"]["requested_slot"] == "customer_type"
     assert chat.say('/inform{"customer_type": "resident"}')["meta"]["requested_slot"] == "capacity_kw"
     reply = chat.say(capacity)
+    if reply["meta"]["requested_slot"] == "linked_utilities":
+        reply = chat.say(f'/inform{{"linked": "{linked}"}}')
     assert reply["meta"]["requested_slot"] == "confirm"
     return reply
 
