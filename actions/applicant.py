@@ -243,7 +243,8 @@ def read_capacity(text: str, requested: bool) -> Reading:
 _WATER = re.compile(r"水|water", re.IGNORECASE)
 _GAS = re.compile(r"气|gas", re.IGNORECASE)
 _NONE = re.compile(
-    r"不需要|不用|不要|都不|没有|无|跳过|只要电|只办电|^no\b|none|neither|skip|only electricity", re.IGNORECASE
+    r"不需要|不用|不要|都不|没有|无|跳过|只要电|只办电|唔使|唔要|唔需要|^no\b|none|neither|skip|only electricity",
+    re.IGNORECASE,
 )
 _BOTH = re.compile(r"都要|都需要|水和气|水气|水电气|both", re.IGNORECASE)
 

@@ -49,7 +49,9 @@ def check_case(stack: Stack, case_id: str, expect: Dict[str, Any]) -> str:
         "customer_type": case.get("customer_type"),
         "capacity_kw": case.get("capacity_kw"),
         "city": (case.get("address") or {}).get("city"),
+        "linked": len(case.get("linked_applications") or []),
     }
+    expect = {"linked": 0, **expect}
     wrong = {k: (got[k], v) for k, v in expect.items() if got.get(k) != v}
     return f"case differs: {wrong}" if wrong else ""
 
