@@ -2,7 +2,8 @@
 
 The model is trained from the repository (or reused when its inputs are unchanged), then the
 action server, the Rasa server and the gateway run as separate processes talking HTTP, with
-their SQLite files in a temporary directory.
+their SQLite files in a temporary directory. The gateway's Telegram bot talks to a Bot API
+emulator on loopback (tests/telegram/emulator.py), started once per session too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Dict, Iterator, Optional
 import httpx
 import pytest
 
+from tests.telegram.emulator import BotApiEmulator
 from tools.services import Ports, Stack
 from tools.train import ensure_model
 
@@ -20,9 +22,21 @@ _senders = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def telegram_emulator() -> Iterator[BotApiEmulator]:
+    """The Bot API emulator the stack's gateway runs its Telegram bot against."""
+    with BotApiEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, telegram_emulator: BotApiEmulator) -> Iterator[Stack]:
     model = ensure_model()
-    running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"))
+    telegram = {
+        "TELEGRAM_BOT_TOKEN": telegram_emulator.token,
+        "TELEGRAM_BASE_URL": telegram_emulator.base_url,
+        "NOTIFIER_POLL_S": "0.2",
+    }
+    running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"), extra_env=telegram)
     running.start()
     try:
         yield running
