@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions import replies
 from actions.applicant import wants_to_cancel
@@ -29,10 +30,12 @@ from actions.constants import (
     SLOT_CASE_CHECK,
     SLOT_ID_LAST4,
 )
-from actions.context import case_client, channel_of, intent_of, locale_of, raw_text_of
+from actions.context import case_client, channel_of, intent_of, locale_of, raw_text_of, sessions
 from actions.meta import finish, with_meta
 from actions.receipts import status_text
+from actions.submissions import QUEUED, PendingApplication
 from common.case_client import CaseApiRejected, CaseApiUnavailable
+from common.db import session_scope
 from common.i18n import t
 from common.identity import halfwidth
 
@@ -52,6 +55,18 @@ def find_case_number(text: str) -> Optional[str]:
 def find_last4(text: str) -> Optional[str]:
     match = LAST4.search(halfwidth(text).strip())
     return match.group(1).upper() if match else None
+
+
+def queued_count(sender_id: str) -> int:
+    """Applications of this sender still waiting for the case API (see actions.submissions)."""
+    with session_scope(sessions()) as session:
+        return len(
+            session.execute(
+                select(PendingApplication.id).where(
+                    PendingApplication.sender_id == sender_id, PendingApplication.status == QUEUED
+                )
+            ).all()
+        )
 
 
 def _unavailable(dispatcher: CollectingDispatcher, locale: str) -> List[EventType]:
@@ -78,8 +93,13 @@ class ActionCaseStatus(Action):
         try:
             own = await case_client().cases_of(channel_of(tracker), tracker.sender_id)
         except (CaseApiUnavailable, CaseApiRejected):
+            if queued_count(tracker.sender_id):
+                dispatcher.utter_message(text=t("status.queued", locale))
+                return events
             return _unavailable(dispatcher, locale)
         if named is None:
+            if queued_count(tracker.sender_id):
+                dispatcher.utter_message(text=t("status.queued", locale))
             if not own:
                 dispatcher.utter_message(
                     text=t("status.none", locale),
