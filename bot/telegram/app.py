@@ -164,6 +164,8 @@ class TelegramFrontEnd:
         except TelegramError as exc:
             logger.warning("setMyCommands failed: %s", type(exc).__name__)
         if self.webhook_mode:
+            if not self.settings.telegram_webhook_secret:
+                logger.error("TELEGRAM_WEBHOOK_SECRET is empty: every webhook call will be refused (403)")
             await self.application.bot.set_webhook(
                 self.settings.telegram_webhook_url,
                 secret_token=self.settings.telegram_webhook_secret or None,

@@ -17,6 +17,7 @@ from bot.telegram import store
 from bot.telegram.context import Context, services
 from bot.telegram.render import sender_of
 from bot.telegram.replies import send_messages, send_text
+from bot.telegram.start import check_link
 from common.db import session_scope
 from common.i18n import t
 
@@ -46,8 +47,6 @@ async def converse(update: Update, context: Context, text: str) -> None:
 
 async def text_message(update: Update, context: Context) -> None:
     """Sends what the resident typed to the assistant (or to a pending case link's ID check)."""
-    from bot.telegram.start import check_link  # the deep-link step sits beside /start
-
     if await check_link(update, context):
         return
     await converse(update, context, update.effective_message.text or "")
