@@ -123,3 +123,23 @@ async def test_joint_application_is_offered_in_guangdong_only() -> None:
     assert slots["linked_utilities"] == ["water", "gas"]
     _, _, slots = await validate(form_tracker("不需要", requested="linked_utilities"))
     assert slots["linked_utilities"] == []
+
+
+def test_every_key_the_form_builds_exists() -> None:
+    """Keys assembled at run time (f"form.problem.{problem}") are in the catalogs too."""
+    from actions import applicant
+    from actions.constants import APPLICATION_FIELDS, APPLICATION_SLOTS, CUSTOMER_TYPES
+    from common import address, identity
+    from common.i18n import catalog_keys
+
+    problems = {getattr(applicant, k) for k in applicant.__all__ if k.isupper() and k != "NOTHING"}
+    problems |= {f"id_{v}" for k, v in vars(identity).items() if k.startswith("ID_") and isinstance(v, str)}
+    problems |= {f"address_{v}" for k, v in vars(address).items() if k.startswith("ADDRESS_")}
+    problems |= {"unclear", "linked_unclear"}
+    built = {f"form.problem.{p}" for p in problems}
+    built |= {f"form.{kind}.{slot}" for kind in ("ask", "explain") for slot in APPLICATION_SLOTS}
+    built |= {f"form.field.{field}" for field in APPLICATION_FIELDS}
+    built |= {f"form.customer_type.{c}" for c in CUSTOMER_TYPES}
+    built |= {f"form.linked.{c}" for c in ("water", "gas", "both", "none")}
+    built |= {f"receipt.pending.{kind}" for kind in ("property_online_approval", "identity_review")}
+    assert built - catalog_keys("zh_Hans") == set()
