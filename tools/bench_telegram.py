@@ -4,7 +4,8 @@
   transitions`, as staff would) to the Bot API emulator receiving the bot's `sendMessage`
   for it, over `transitions` transitions, each of a different case and chat: p50/p95/max
   (target p95 ≤ 2 s). It covers the event feed, the notifier's poll (`NOTIFIER_POLL_S`,
-  1 s by default), the outbox and the delivery worker.
+  1 s by default), the outbox and the delivery worker; transitions are spaced by a random
+  0-1 s so they land at any point of the notifier's poll cycle.
 - **Throughput**: `messages` status messages queued at once in the outbox for 30 chats; the
   messages per second the bot sustains to the emulator through python-telegram-bot's
   `AIORateLimiter` (Telegram's limit is about 30 messages per second overall).
@@ -16,6 +17,7 @@ tools/bench.py calls `run(model)` (or `measure(stack, emulator)` on a stack it s
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import tempfile
 import time
@@ -37,6 +39,8 @@ APPLICANT = {
     "locale": "zh_Hans", "consent": {"registry": True, "esign": True, "confirmed_at": "2026-11-24T10:00:00+08:00"},
 }
 FIRST_CHAT = 900_000
+# Longer than the notifier's poll interval, so transitions land at any point of its cycle.
+PHASE_JITTER_S = 1.0
 THROUGHPUT_CHATS = 30
 
 
@@ -65,11 +69,14 @@ def push_latency(
 ) -> Dict[str, Any]:
     """Seconds from each transition's POST to the emulator receiving its sendMessage."""
     latencies: List[float] = []
+    rng = random.Random(4)
     with httpx.Client(timeout=30.0) as http:
         cases = [(FIRST_CHAT + n, _create_case(http, stack, FIRST_CHAT + n)) for n in range(transitions)]
         time.sleep(2.0)  # let the notifier read the creations (they send nothing)
         for chat, case in cases:
             case_id = case["case_id"]
+            # Transitions come at random moments, not right after the notifier's last read.
+            time.sleep(rng.uniform(0.0, PHASE_JITTER_S))
             started = time.time()
             response = http.post(
                 f"{stack.case_api_url}/cases/{case_id}/transitions",
