@@ -11,7 +11,9 @@ Latency: 20 concurrent senders, each sending its questions back to back (closed 
 the same with people's pace: a random 0.5-1.5 s and 1.5-4.5 s between a sender's messages.
 
 The same project stack then runs the scripted application conversations
-(`tools/bench_application.py`): form completion rate and submit latency.
+(`tools/bench_application.py`): form completion rate and submit latency. Last, a stack whose
+gateway runs the Telegram bot against the Bot API emulator measures push latency from a case
+transition to `sendMessage` and delivery throughput (`tools/bench_telegram.py`).
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
 """
@@ -35,7 +37,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application
+from tools import bench_application, bench_telegram
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -241,6 +243,7 @@ def main() -> None:
     parser.add_argument("--skip-stock", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--application-rounds", type=int, default=3, help="runs of each application script")
+    parser.add_argument("--skip-telegram", action="store_true", help="skip push latency and Telegram throughput")
     args = parser.parse_args()
 
     questions = load_questions()
@@ -257,6 +260,8 @@ def main() -> None:
         stock, _ = run_stack(stock_model, "stock", questions, args)
         reports["stock"], summaries["stock"] = stock, summarize(stock)
 
+    telegram = None if args.skip_telegram else bench_telegram.run(project_model)
+
     print_summary(summaries)
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
     application = load.pop("application", None)
@@ -266,6 +271,9 @@ def main() -> None:
     if application is not None:
         bench_application.print_figures(application)
         load["application"] = application
+    if telegram is not None:
+        bench_telegram.print_report(telegram)
+        load["telegram"] = telegram
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
     out = ROOT / "var" / "bench-results.json"
