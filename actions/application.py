@@ -18,7 +18,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions.constants import (
-    APPLICATION_SLOTS,
     APPLY_PAYLOAD,
     FORM_APPLICATION,
     KIND_FORM,
@@ -26,14 +25,11 @@ from actions.constants import (
     SLOT_ANSWER_ID,
     SLOT_ANSWER_KIND,
     SLOT_APPLICATION_KEY,
-    SLOT_APPLICATION_PREVIEW,
     SLOT_CAPACITY,
     SLOT_CASE_ID,
     SLOT_CONFIRM,
     SLOT_CONFIRMED_AT,
     SLOT_CUSTOMER_TYPE,
-    SLOT_FORM_FAILURES,
-    SLOT_FORM_HINT,
     SLOT_ID_NUMBER,
     SLOT_LINKED,
     SLOT_NAME,
@@ -41,6 +37,7 @@ from actions.constants import (
 )
 from actions.context import case_client, channel_of, cipher, locale_of, raw_text_of, sessions, settings, unseal
 from actions.faq import answer_question
+from actions.forms.application import reset_events
 from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
 from actions.submissions import queue
@@ -72,18 +69,6 @@ def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
         "consent": {"registry": True, "esign": True, "confirmed_at": tracker.get_slot(SLOT_CONFIRMED_AT)},
         "linked": list(tracker.get_slot(SLOT_LINKED) or []),
     }
-
-
-def reset_events() -> List[EventType]:
-    """Forgets the form's values once the application is submitted, queued or refused."""
-    return [
-        *(SlotSet(slot, None) for slot in APPLICATION_SLOTS),
-        SlotSet(SLOT_FORM_FAILURES, None),
-        SlotSet(SLOT_FORM_HINT, None),
-        SlotSet(SLOT_APPLICATION_KEY, None),
-        SlotSet(SLOT_APPLICATION_PREVIEW, None),
-        SlotSet(SLOT_CONFIRMED_AT, None),
-    ]
 
 
 class ActionFinishApplication(Action):

@@ -21,6 +21,7 @@ from bot.web import pages, router
 from common.case_client import CaseClient
 from common.db import create_all, make_engine, make_session_factory
 from common.settings import Settings
+from common.web import limit_body_size
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -58,12 +59,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(status_router)
     app.include_router(telegram_router)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"error": "request body too large", "limit_bytes": MAX_BODY_BYTES}, status_code=413)
-        return await call_next(request)
+    limit_body_size(app, MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

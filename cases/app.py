@@ -30,6 +30,7 @@ from cases.workdays import load_holiday_file
 from common.crypto import FieldCipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
+from common.web import limit_body_size
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -139,12 +140,7 @@ def build_app(
     for module in (cases, events, processes, webhooks, health):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"error": "request body too large", "limit_bytes": MAX_BODY_BYTES}, status_code=413)
-        return await call_next(request)
+    limit_body_size(app, MAX_BODY_BYTES)
 
     install_error_handlers(app)
     return app

@@ -105,17 +105,21 @@ _DENY_REPLIES = {"不", "不是", "否", "no", "nope"}
 _DENY_OPENINGS = ("不对", "不正确", "有误", "有错", "not right", "incorrect", "wrong")
 
 
-def cancel_events() -> List[EventType]:
-    """Ends the form and forgets every value: nothing was created."""
+def reset_events() -> List[EventType]:
+    """Forgets the form's values: after a cancel, or once the application is submitted or queued."""
     return [
         *(SlotSet(slot, None) for slot in APPLICATION_SLOTS),
         SlotSet(SLOT_FORM_FAILURES, None),
+        SlotSet(SLOT_FORM_HINT, None),
         SlotSet(SLOT_APPLICATION_KEY, None),
         SlotSet(SLOT_APPLICATION_PREVIEW, None),
         SlotSet(SLOT_CONFIRMED_AT, None),
-        SlotSet(REQUESTED_SLOT, None),
-        ActiveLoop(None),
     ]
+
+
+def cancel_events() -> List[EventType]:
+    """Ends the form and forgets every value: nothing was created."""
+    return [*reset_events(), SlotSet(REQUESTED_SLOT, None), ActiveLoop(None)]
 
 
 def read_fields(tracker: Tracker, requested: Optional[str]) -> Dict[str, Reading]:
@@ -474,4 +478,5 @@ __all__ = [
     "ActionAskPhone",
     "ValidateApplicationForm",
     "cancel_events",
+    "reset_events",
 ]
