@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions.constants import (
+    APPLY_PAYLOAD,
     KIND_CHITCHAT,
     KIND_FALLBACK,
     KIND_HANDOFF,
@@ -18,6 +19,7 @@ from actions.constants import (
     SLOT_ANSWER_KIND,
     SLOT_HANDOFF_REQUESTED,
     SLOT_PENDING_TOPIC,
+    STATUS_PAYLOAD,
 )
 from actions.context import knowledge, locale_of, text_of
 from actions.faq import GATE, answer_entry, answer_question, region_for_turn
@@ -62,6 +64,8 @@ class ActionRespond(Action):
                 {"title": t("button.example_process", locale), "payload": "/faq_lv_process"},
                 {"title": t("button.example_tariff", locale), "payload": "/faq_residential_tiered_tariff"},
                 {"title": t("button.example_documents", locale), "payload": "/faq_required_documents"},
+                {"title": t("button.apply", locale), "payload": APPLY_PAYLOAD},
+                {"title": t("button.status", locale), "payload": STATUS_PAYLOAD},
                 replies.human_button(locale),
             ]
         dispatcher.utter_message(text=t(key, locale), buttons=buttons)
