@@ -81,9 +81,11 @@ class ActionFinishApplication(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
-        events: List[EventType] = [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_ANSWER_ID, None)]
         if tracker.get_slot(SLOT_CONFIRM) is not True:
-            return events  # cancelled: the form already said so, and nothing is created
+            # Cancelled, or a question answered instead of starting: the form said what
+            # it had to (and its answer's kind stands); nothing is created.
+            return []
+        events: List[EventType] = [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_ANSWER_ID, None)]
         locale = locale_of(tracker)
         key = tracker.get_slot(SLOT_APPLICATION_KEY)
         body = application_body(tracker)

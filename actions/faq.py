@@ -27,7 +27,7 @@ from actions.meta import with_meta
 from common.i18n import t
 from common.settings import Settings
 from knowledge.regions import Region, resolve
-from knowledge.retrieval import ANSWER, SUGGEST, Gate, blend, decide
+from knowledge.retrieval import ANSWER, SUGGEST, Decision, Gate, blend, decide
 from knowledge.schema import Entry
 from knowledge.service import KnowledgeBase
 
@@ -107,6 +107,36 @@ class ActionAnswerFaq(Action):
         return answer_question(dispatcher, tracker)
 
 
+def faq_decision(kb: KnowledgeBase, tracker: Tracker, among_faq_only: bool = False) -> Decision:
+    """The gate's decision on the latest message: DIET's FAQ confidences blended with lexical
+    similarity. `among_faq_only` rescales DIET's FAQ confidences to sum to one, for a message
+    whose top intent is not a FAQ one ("我想给新开的店申请用电，去哪里办" → apply_connection)
+    but which may still be a question the knowledge base answers."""
+    diet = {
+        item["name"][len(FAQ_INTENT_PREFIX):]: float(item.get("confidence") or 0.0)
+        for item in intent_ranking(tracker)
+        if str(item.get("name", "")).startswith(FAQ_INTENT_PREFIX)
+    }
+    total = sum(diet.values())
+    if among_faq_only and total > 0:
+        diet = {entry_id: confidence / total for entry_id, confidence in diet.items()}
+    candidates = blend(diet, kb.index.scores(text_of(tracker)), GATE)
+    decision = decide(candidates, GATE)
+    logger.info("faq decision %s %s", decision.kind, [(c.entry_id, round(c.score, 3)) for c in candidates[:3]])
+    return decision
+
+
+def answer_if_confident(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    """Answers a question the knowledge base clearly answers although NLU chose another
+    intent (applying, status); None when the gate would not answer it."""
+    kb = knowledge()
+    decision = faq_decision(kb, tracker, among_faq_only=True)
+    if decision.kind != ANSWER:
+        return None
+    region, events = region_for_turn(kb, tracker)
+    return events + answer_entry(dispatcher, kb, kb.by_id[decision.candidates[0].entry_id], region, locale_of(tracker))
+
+
 def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
     """Answers the latest message from the knowledge base, behind the gate."""
     kb = knowledge()
@@ -118,18 +148,7 @@ def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[
     if chosen is not None:  # a button the resident pressed
         return events + answer_entry(dispatcher, kb, chosen, region, locale)
 
-    diet = {
-        item["name"][len(FAQ_INTENT_PREFIX):]: float(item.get("confidence") or 0.0)
-        for item in intent_ranking(tracker)
-        if str(item.get("name", "")).startswith(FAQ_INTENT_PREFIX)
-    }
-    candidates = blend(diet, kb.index.scores(text), GATE)
-    decision = decide(candidates, GATE)
-    logger.info(
-        "faq decision %s %s",
-        decision.kind,
-        [(c.entry_id, round(c.score, 3)) for c in candidates[:3]],
-    )
+    decision = faq_decision(kb, tracker)
     if decision.kind == ANSWER:
         entry = kb.by_id[decision.candidates[0].entry_id]
         return events + answer_entry(dispatcher, kb, entry, region, locale)

@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import replies
-from actions.applicant import wants_to_cancel
+from actions.applicant import looks_like_question, wants_to_cancel
 from actions.constants import (
     APPLY_PAYLOAD,
     FORM_CASE_CHECK,
@@ -31,6 +31,7 @@ from actions.constants import (
     SLOT_ID_LAST4,
 )
 from actions.context import case_client, channel_of, intent_of, locale_of, raw_text_of, sessions
+from actions.faq import answer_if_confident
 from actions.meta import finish, with_meta
 from actions.receipts import status_text
 from actions.submissions import QUEUED, PendingApplication
@@ -100,6 +101,11 @@ class ActionCaseStatus(Action):
         if named is None:
             if queued_count(tracker.sender_id):
                 dispatcher.utter_message(text=t("status.queued", locale))
+            if not own and looks_like_question(raw_text_of(tracker)) and not queued_count(tracker.sender_id):
+                # "申请提交了，下一步是干嘛？" from someone with no case is a process question.
+                answered = answer_if_confident(dispatcher, tracker)
+                if answered is not None:
+                    return answered
             if not own:
                 dispatcher.utter_message(
                     text=t("status.none", locale),

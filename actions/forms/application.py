@@ -43,6 +43,7 @@ from actions.chitchat import REPLY_KEYS
 from actions.constants import (
     APPLICATION_FIELDS,
     APPLICATION_SLOTS,
+    APPLY_PAYLOAD,
     CANCEL_PAYLOAD,
     CONTINUE_PAYLOAD,
     ENTITY_CUSTOMER_TYPE,
@@ -87,11 +88,12 @@ from actions.context import (
     text_of,
     unseal,
 )
-from actions.faq import answer_question
+from actions.faq import answer_if_confident, answer_question
 from actions.meta import finish
 from actions.receipts import process_summary
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.i18n import format_number, t
+from common.identity import find_id_number, find_mobile
 from common.pii import mask_id, mask_phone
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,11 @@ def read_fields(tracker: Tracker, requested: Optional[str]) -> Dict[str, Reading
         SLOT_CAPACITY: read_capacity(text, requested == SLOT_CAPACITY),
     }
     return {field: reading for field, reading in readings.items() if reading.found}
+
+
+def has_personal_data(text: str) -> bool:
+    """Whether a message carries an ID number or a phone: data for the form, not a question."""
+    return bool(find_id_number(text) or find_mobile(text))
 
 
 def slot_value(field: str, value: Any) -> Any:
@@ -201,6 +208,14 @@ class ValidateApplicationForm(Action):
             linked = read_linked(text, entity_value(tracker, ENTITY_LINKED))
             if linked.found:
                 return events + [SlotSet(SLOT_LINKED, linked.value), SlotSet(SLOT_FORM_FAILURES, None)]
+
+        if requested is None and self.is_question(tracker, intent, confidence) and not has_personal_data(text):
+            # The message that started the form asks about applying ("去哪里办？"): answer
+            # it when the knowledge base clearly does, and offer to apply here instead.
+            answered = answer_if_confident(dispatcher, tracker)
+            if answered is not None:
+                dispatcher.utter_message(text=t("form.offer", locale), buttons=[apply_button(locale)])
+                return events + answered + cancel_events()
 
         readings = read_fields(tracker, requested)
         values = {f: r.value for f, r in readings.items() if r.value is not None}
@@ -334,6 +349,10 @@ def _hint_lines(hint: Optional[Dict[str, Any]], slot: str, locale: str) -> List[
     if hint.get("mode") == "explain":
         lines.append(t(f"form.explain.{slot}", locale))
     return lines
+
+
+def apply_button(locale: str) -> Dict[str, str]:
+    return {"title": t("button.apply", locale), "payload": APPLY_PAYLOAD}
 
 
 def _explain_buttons(locale: str) -> List[Dict[str, str]]:

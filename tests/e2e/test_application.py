@@ -128,3 +128,17 @@ def test_transitions_need_the_staff_key(stack) -> None:
     assert response.status_code == 401
     assert httpx.get(f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": "x"},
                      headers=STAFF_KEY).status_code == 200
+
+
+def test_a_question_about_applying_is_answered_with_an_offer_to_apply(chat: Chat) -> None:
+    reply = chat.say("我想给新开的店申请用电，去哪里办？")
+    assert reply["meta"]["requested_slot"] is None
+    assert reply["meta"]["answer_id"] == "how_to_apply" and reply["meta"]["fallback"] is False
+    payloads = [b["payload"] for m in reply["messages"] for b in m["buttons"]]
+    assert "/apply_connection" in payloads
+    assert chat.say("/apply_connection")["meta"]["requested_slot"] == "name"
+
+
+def test_status_with_no_application_says_so(chat: Chat) -> None:
+    reply = chat.say("我的申请到哪一步了？")
+    assert t("status.none", "zh_Hans") in texts(reply)
