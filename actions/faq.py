@@ -107,6 +107,11 @@ class ActionAnswerFaq(Action):
         return answer_question(dispatcher, tracker)
 
 
+# Overruling NLU's choice of a non-FAQ intent takes more evidence than the gate's own answer
+# threshold: the blended score must reach this too.
+OVERRIDE_MIN_SCORE = 0.55
+
+
 def faq_decision(kb: KnowledgeBase, tracker: Tracker, among_faq_only: bool = False) -> Decision:
     """The gate's decision on the latest message: DIET's FAQ confidences blended with lexical
     similarity. `among_faq_only` rescales DIET's FAQ confidences to sum to one, for a message
@@ -131,7 +136,7 @@ def answer_if_confident(dispatcher: CollectingDispatcher, tracker: Tracker) -> O
     intent (applying, status); None when the gate would not answer it."""
     kb = knowledge()
     decision = faq_decision(kb, tracker, among_faq_only=True)
-    if decision.kind != ANSWER:
+    if decision.kind != ANSWER or decision.candidates[0].score < OVERRIDE_MIN_SCORE:
         return None
     region, events = region_for_turn(kb, tracker)
     return events + answer_entry(dispatcher, kb, kb.by_id[decision.candidates[0].entry_id], region, locale_of(tracker))
