@@ -14,6 +14,9 @@ The same project stack then runs the scripted application conversations
 (`tools/bench_application.py`): form completion rate and submit latency.
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
+       python -m tools.bench --set bench/dev.yml --accuracy-only --skip-stock --verbose
+(`--set` measures another question file of the same format, e.g. the development set used for
+error analysis and tuning; `--accuracy-only` skips the latency and application runs.)
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ class Report:
         return [o for o in self.outcomes if o.question["expect"] == "out_of_scope"]
 
 
-def load_questions() -> List[Dict[str, Any]]:
-    return yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["questions"]
+def load_questions(path: Path = HELDOUT) -> List[Dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
 
 
 def leaked(questions: List[Dict[str, Any]]) -> List[str]:
@@ -223,7 +226,7 @@ def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str
         try:
             report = asyncio.run(evaluate(stack, name, questions))
             load = {}
-            if name == "project":
+            if name == "project" and not args.accuracy_only:
                 for pause in (0.0, 1.0, 3.0):
                     load[f"pause {pause:.0f}s"] = asyncio.run(
                         load_test(stack, questions, args.senders, args.turns, pause)
@@ -241,13 +244,15 @@ def main() -> None:
     parser.add_argument("--skip-stock", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--application-rounds", type=int, default=3, help="runs of each application script")
+    parser.add_argument("--set", type=Path, default=HELDOUT, help="question file (default: the held-out set)")
+    parser.add_argument("--accuracy-only", action="store_true", help="skip the latency and application runs")
     args = parser.parse_args()
 
-    questions = load_questions()
+    questions = load_questions(args.set)
     project_model = ensure_model()
     stock_model = None if args.skip_stock else ensure_model(config=STOCK_CONFIG, name_prefix="stock-")
     counts = Counter(q["locale"] for q in questions)
-    print(f"\nheld-out set: {len(questions)} questions {dict(counts)}; "
+    print(f"\n{args.set.name}: {len(questions)} questions {dict(counts)}; "
           f"{len(leaked(questions))} appear verbatim in the training data")
 
     reports, summaries = {}, {}
@@ -268,7 +273,8 @@ def main() -> None:
         load["application"] = application
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
-    out = ROOT / "var" / "bench-results.json"
+    name = "bench-results.json" if args.set.resolve() == HELDOUT.resolve() else f"bench-results-{args.set.stem}.json"
+    out = ROOT / "var" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"summaries": summaries, "latency": load}, indent=2, ensure_ascii=False))
     print(f"\nfigures written to {out.relative_to(ROOT)}")
