@@ -184,7 +184,7 @@ def summarize(report: Report) -> Dict[str, Any]:
 def print_summary(summaries: Dict[str, Dict[str, Any]]) -> None:
     names = list(summaries)
     rows = [
-        ("held-out in-scope questions", "questions", "{:d}"),
+        ("in-scope questions", "questions", "{:d}"),
         ("top-1 answer accuracy", "top1", "{:.1%}"),
         ("  zh_Hans", ("top1_by_locale", "zh_Hans"), "{:.1%}"),
         ("  zh_Hant", ("top1_by_locale", "zh_Hant"), "{:.1%}"),
