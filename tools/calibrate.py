@@ -86,8 +86,9 @@ def score(parsed: List[Parsed], gate: Gate) -> Dict[str, float]:
         1 for p, got, fb in results
         if p.expect != "out_of_scope" and fb and not (p.intent.startswith("faq_") or p.intent == "nlu_fallback")
     ) / len(good)
+    wrong_answers = sum(1 for p, got, _ in results if p.expect != "out_of_scope" and got not in (None, p.expect))
     return {"top1": top1, "oos_rejected": rejected, "oos_answered_as_faq": 1 - rejected,
-            "good_rejected_as_oos": wrong_reject}
+            "good_rejected_as_oos": wrong_reject, "wrong_answers": wrong_answers}
 
 
 def show_misses(parsed: List[Parsed], gate: Gate) -> None:
@@ -137,15 +138,16 @@ def main() -> None:
         show_misses(parsed, current)
     best = None
     grid = itertools.product(
-        [0.35, 0.4, 0.45, 0.5, 0.55], [0.05, 0.1, 0.15, 0.2], [0.2, 0.25, 0.3],
-        [0.5, 0.6, 0.7], [0.6, 0.7, 0.8, 1.1],
+        [0.3, 0.35, 0.4, 0.45, 0.5, 0.55], [0.05, 0.08, 0.1, 0.12, 0.15, 0.2], [0.2, 0.25, 0.3],
+        [0.4, 0.5, 0.6, 0.7], [0.6, 0.7, 0.8, 1.1],
     )
     for answer, margin, suggest, weight, oos in grid:
         gate = Gate(answer=answer, suggest=suggest, margin=margin, diet_weight=weight, oos_rescue=oos)
         figures = score(parsed, gate)
-        if figures["oos_rejected"] < 0.95:
+        if figures["oos_rejected"] < 0.95 or figures["good_rejected_as_oos"] > 0.05:
             continue
-        key = (round(figures["top1"], 3), -margin, answer)
+        # Equally accurate settings: fewer confident wrong answers, then the more cautious gate.
+        key = (round(figures["top1"], 3), -figures["wrong_answers"], margin, answer, suggest)
         if best is None or key > best[0]:
             best = (key, gate, figures)
     if best:
