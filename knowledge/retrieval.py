@@ -40,10 +40,10 @@ class Decision:
 class Gate:
     """Thresholds of the FAQ gate (settings FAQ_ANSWER_THRESHOLD, FAQ_SUGGEST_THRESHOLD, FAQ_MARGIN)."""
 
-    answer: float = 0.55
+    answer: float = 0.35
     suggest: float = 0.30
-    margin: float = 0.12
-    diet_weight: float = 0.6
+    margin: float = 0.05
+    diet_weight: float = 0.4
     # Lexical similarity at which a message the model calls out of scope is answered anyway.
     oos_rescue: float = 0.75
 

@@ -16,6 +16,9 @@ gateway runs the Telegram bot against the Bot API emulator measures push latency
 transition to `sendMessage` and delivery throughput (`tools/bench_telegram.py`).
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
+       python -m tools.bench --set bench/dev.yml --accuracy-only --skip-stock --verbose
+(`--set` measures another question file of the same format, e.g. the development set used for
+error analysis and tuning; `--accuracy-only` skips the latency and application runs.)
 """
 
 from __future__ import annotations
@@ -68,8 +71,8 @@ class Report:
         return [o for o in self.outcomes if o.question["expect"] == "out_of_scope"]
 
 
-def load_questions() -> List[Dict[str, Any]]:
-    return yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["questions"]
+def load_questions(path: Path = HELDOUT) -> List[Dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
 
 
 def leaked(questions: List[Dict[str, Any]]) -> List[str]:
@@ -183,7 +186,7 @@ def summarize(report: Report) -> Dict[str, Any]:
 def print_summary(summaries: Dict[str, Dict[str, Any]]) -> None:
     names = list(summaries)
     rows = [
-        ("held-out in-scope questions", "questions", "{:d}"),
+        ("in-scope questions", "questions", "{:d}"),
         ("top-1 answer accuracy", "top1", "{:.1%}"),
         ("  zh_Hans", ("top1_by_locale", "zh_Hans"), "{:.1%}"),
         ("  zh_Hant", ("top1_by_locale", "zh_Hant"), "{:.1%}"),
@@ -225,7 +228,7 @@ def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str
         try:
             report = asyncio.run(evaluate(stack, name, questions))
             load = {}
-            if name == "project":
+            if name == "project" and not args.accuracy_only:
                 for pause in (0.0, 1.0, 3.0):
                     load[f"pause {pause:.0f}s"] = asyncio.run(
                         load_test(stack, questions, args.senders, args.turns, pause)
@@ -244,13 +247,15 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--application-rounds", type=int, default=3, help="runs of each application script")
     parser.add_argument("--skip-telegram", action="store_true", help="skip push latency and Telegram throughput")
+    parser.add_argument("--set", type=Path, default=HELDOUT, help="question file (default: the held-out set)")
+    parser.add_argument("--accuracy-only", action="store_true", help="skip the latency, application and Telegram runs")
     args = parser.parse_args()
 
-    questions = load_questions()
+    questions = load_questions(args.set)
     project_model = ensure_model()
     stock_model = None if args.skip_stock else ensure_model(config=STOCK_CONFIG, name_prefix="stock-")
     counts = Counter(q["locale"] for q in questions)
-    print(f"\nheld-out set: {len(questions)} questions {dict(counts)}; "
+    print(f"\n{args.set.name}: {len(questions)} questions {dict(counts)}; "
           f"{len(leaked(questions))} appear verbatim in the training data")
 
     reports, summaries = {}, {}
@@ -260,7 +265,7 @@ def main() -> None:
         stock, _ = run_stack(stock_model, "stock", questions, args)
         reports["stock"], summaries["stock"] = stock, summarize(stock)
 
-    telegram = None if args.skip_telegram else bench_telegram.run(project_model)
+    telegram = None if args.skip_telegram or args.accuracy_only else bench_telegram.run(project_model)
 
     print_summary(summaries)
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
@@ -276,7 +281,8 @@ def main() -> None:
         load["telegram"] = telegram
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
-    out = ROOT / "var" / "bench-results.json"
+    name = "bench-results.json" if args.set.resolve() == HELDOUT.resolve() else f"bench-results-{args.set.stem}.json"
+    out = ROOT / "var" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"summaries": summaries, "latency": load}, indent=2, ensure_ascii=False))
     print(f"\nfigures written to {out.relative_to(ROOT)}")
