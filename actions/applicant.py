@@ -34,6 +34,7 @@ from common.identity import (
     normalize_mobile,
     parse_id_number,
 )
+from common.scripts import to_simplified
 
 # Problems, each a catalog key `form.problem.<problem>`.
 NAME_FORMAT = "name_format"
@@ -102,7 +103,7 @@ _FIELD_WORDS = (
     (SLOT_CAPACITY, r"容量|功率|千瓦|kw|capacity|load"),
 )
 _CANCEL = re.compile(
-    r"不办了|不申请了|不想办了|不想申请了|取消申请|取消办理|撤销申请|不要办了|算了吧?$|^算了|放弃申请|不装了|"
+    r"不办了|不申请了|不想办了|不想申请了|取消申请|取消办理|撤销申请|不要办了|算了吧?$|^算了|放弃申请|不装了|唔办了|唔申请了|"
     r"\bcancel\b|\bstop\b|\bquit\b|never ?mind|don'?t want to apply",
     re.IGNORECASE,
 )
@@ -203,7 +204,7 @@ def read_customer_type(text: str, requested: bool, entity: Optional[str] = None)
     """resident / lv_business / hv from a button's entity or from words in the text."""
     if entity in {"resident", "lv_business", "hv"}:
         return Reading(value=entity)
-    lowered = text.lower()
+    lowered = to_simplified(text).lower()
     for value, pattern in _CUSTOMER_TYPE_WORDS:
         if re.search(pattern, lowered, re.IGNORECASE):
             if requested or re.search(r"用电|类型|用户|type", lowered):
@@ -254,6 +255,7 @@ def read_linked(text: str, entity: Optional[str] = None) -> Reading:
     if entity is not None:
         choice = {"water": ["water"], "gas": ["gas"], "both": ["water", "gas"], "none": []}.get(entity)
         return Reading(value=choice) if choice is not None else NOTHING
+    text = to_simplified(text)
     if _NONE.search(text):
         return Reading(value=[])
     if _BOTH.search(text):
@@ -264,6 +266,7 @@ def read_linked(text: str, entity: Optional[str] = None) -> Reading:
 
 def correction_field(text: str) -> Optional[str]:
     """The field a resident says is wrong ("地址填错了" → address), or None."""
+    text = to_simplified(text)
     if not _CORRECTION.search(text):
         return None
     for field, pattern in _FIELD_WORDS:
@@ -273,16 +276,19 @@ def correction_field(text: str) -> Optional[str]:
 
 
 def wants_to_cancel(text: str) -> bool:
-    return bool(_CANCEL.search(text.strip()))
+    return bool(_CANCEL.search(to_simplified(text).strip()))
 
 
 def looks_like_question(text: str) -> bool:
-    return bool(_QUESTION.search(text))
+    return bool(_QUESTION.search(to_simplified(text)))
 
 
 def value_after_correction(text: str) -> str:
     """The part of "地址填错了，应该是…" after the correction words, where a new value may be."""
-    parts = re.split(r"应该是|应为|改为|改成|换成|正确的是|should be|change (?:it )?to", text, maxsplit=1, flags=re.I)
+    parts = re.split(
+        r"应该是|應該是|应为|應為|改为|改為|改成|换成|換成|正确的是|正確的是|should be|change (?:it )?to",
+        text, maxsplit=1, flags=re.I,
+    )
     return parts[1].strip(" :：,，") if len(parts) == 2 else ""
 
 

@@ -95,15 +95,18 @@ from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.i18n import format_number, t
 from common.identity import find_id_number, find_mobile
 from common.pii import mask_id, mask_phone
+from common.scripts import to_simplified
 
 logger = logging.getLogger(__name__)
 
 # Confidence above which an intent is trusted to be a question or small talk mid-form.
 QUESTION_CONFIDENCE = 0.8
 # Replies to the summary: whole short replies, or these openings ("确认提交", "不对，地址…").
-_AFFIRM_REPLIES = set("是 是的 对 对的 好 好的 可以 没问题 提交 确定 yes ok okay sure".split())
+_AFFIRM_REPLIES = set(
+    "是 是的 对 对的 好 好的 好呀 可以 没问题 冇问题 系 系呀 系的 啱 提交 确定 yes ok okay sure".split()
+)
 _AFFIRM_OPENINGS = ("确认", "同意", "confirm", "agree", "submit")
-_DENY_REPLIES = {"不", "不是", "否", "no", "nope"}
+_DENY_REPLIES = {"不", "不是", "否", "唔系", "唔啱", "no", "nope"}
 _DENY_OPENINGS = ("不对", "不正确", "有误", "有错", "not right", "incorrect", "wrong")
 
 
@@ -152,7 +155,7 @@ def slot_value(field: str, value: Any) -> Any:
 
 
 def _reply(tracker: Tracker) -> str:
-    return re.sub(r"[\s,，。.!！~～]+", "", raw_text_of(tracker)).lower()
+    return re.sub(r"[\s,，。.!！~～]+", "", to_simplified(raw_text_of(tracker))).lower()
 
 
 def is_affirm(tracker: Tracker) -> bool:
@@ -186,10 +189,8 @@ class ValidateApplicationForm(Action):
         events: List[EventType] = [SlotSet(SLOT_ANSWER_KIND, KIND_FORM), SlotSet(SLOT_FORM_HINT, None)]
         if not tracker.get_slot(SLOT_APPLICATION_KEY):
             events.append(SlotSet(SLOT_APPLICATION_KEY, f"app-{uuid.uuid4().hex}"))
-        if intent == INTENT_CANCEL_FORM and confidence >= 0.5 or wants_to_cancel(text):
-            dispatcher.utter_message(text=t("form.cancelled", locale))
-            logger.info("application form cancelled by %s", tracker.sender_id)
-            return events + cancel_events()
+        if wants_to_cancel(text):
+            return events + self.cancel(dispatcher, tracker)
         if intent == INTENT_CONTINUE_FORM and text.startswith("/"):
             return events + [SlotSet(SLOT_FORM_FAILURES, None)]
         if intent == INTENT_HUMAN_HANDOFF and confidence >= QUESTION_CONFIDENCE:
@@ -208,6 +209,10 @@ class ValidateApplicationForm(Action):
             linked = read_linked(text, entity_value(tracker, ENTITY_LINKED))
             if linked.found:
                 return events + [SlotSet(SLOT_LINKED, linked.value), SlotSet(SLOT_FORM_FAILURES, None)]
+        # The model's cancel intent counts only after the steps' own short answers ("no" to
+        # water and gas, "不对" to the summary) have had their say.
+        if intent == INTENT_CANCEL_FORM and confidence >= QUESTION_CONFIDENCE:
+            return events + self.cancel(dispatcher, tracker)
 
         if requested is None and self.is_question(tracker, intent, confidence) and not has_personal_data(text):
             # The message that started the form asks about applying ("去哪里办？"): answer
@@ -241,6 +246,12 @@ class ValidateApplicationForm(Action):
             return events
         problem = readings[requested].problem if requested in readings else None
         return events + self.failure(tracker, requested, problem or "unclear")
+
+    @staticmethod
+    def cancel(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        dispatcher.utter_message(text=t("form.cancelled", locale_of(tracker)))
+        logger.info("application form cancelled by %s", tracker.sender_id)
+        return cancel_events()
 
     @staticmethod
     def offer_joint_application(tracker: Tracker, values: Dict[str, Any]) -> List[EventType]:

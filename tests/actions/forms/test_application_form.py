@@ -143,3 +143,20 @@ def test_every_key_the_form_builds_exists() -> None:
     built |= {f"form.linked.{c}" for c in ("water", "gas", "both", "none")}
     built |= {f"receipt.pending.{kind}" for kind in ("property_online_approval", "identity_review")}
     assert built - catalog_keys("zh_Hans") == set()
+
+
+@pytest.mark.asyncio
+async def test_traditional_and_cantonese_replies_are_understood() -> None:
+    _, _, slots = await validate(form_tracker("確認", intent="affirm", confidence=0.6, requested="confirm"))
+    assert slots["confirm"] is True
+    _, _, slots = await validate(form_tracker("唔辦了", intent="inform", requested="phone"))
+    assert slots["requested_slot"] is None
+    _, _, slots = await validate(form_tracker("地址填錯了", intent="inform", requested="confirm"))
+    assert slots["requested_slot"] == "address"
+
+
+@pytest.mark.asyncio
+async def test_a_short_no_to_water_and_gas_is_not_a_cancel() -> None:
+    tracker = form_tracker("no", intent="cancel_form", confidence=0.9, requested="linked_utilities")
+    _, _, slots = await validate(tracker)
+    assert slots["linked_utilities"] == [] and "requested_slot" not in slots
