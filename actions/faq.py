@@ -65,8 +65,9 @@ def answer_entry(
 ) -> List[EventType]:
     """Sends the entry's answer for `region`, or the general rule and a question for the city."""
     resolution = resolve(entry, region)
+    offer = [replies.apply_button(locale)] if entry.id in OFFER_APPLY else []
     if resolution.answer is not None:
-        dispatcher.utter_message(text=replies.answer_text(resolution.answer, locale))
+        dispatcher.utter_message(text=replies.answer_text(resolution.answer, locale), buttons=offer)
         return [
             SlotSet(SLOT_ANSWER_KIND, KIND_KNOWLEDGE),
             SlotSet(SLOT_ANSWER_ID, entry.id),
@@ -79,7 +80,7 @@ def answer_entry(
         follow_up = t("faq.ask_region", locale)
     dispatcher.utter_message(
         text=replies.answer_text(entry.general, locale) + "\n" + follow_up,
-        buttons=replies.region_buttons(entry, kb.gazetteer, locale),
+        buttons=replies.region_buttons(entry, kb.gazetteer, locale) + offer,
     )
     return [
         SlotSet(SLOT_ANSWER_KIND, KIND_KNOWLEDGE if resolution.unknown_region else KIND_ASK_REGION),
@@ -106,6 +107,9 @@ class ActionAnswerFaq(Action):
     ) -> List[Dict[str, Any]]:
         return answer_question(dispatcher, tracker)
 
+
+# Topics whose answer ends with the offer to apply right here (the 在线申请用电 button).
+OFFER_APPLY = frozenset({"how_to_apply", "zero_document", "required_documents"})
 
 # Overruling NLU's choice of a non-FAQ intent takes more evidence than the gate's own answer
 # threshold: the blended score must reach this too.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional
 
-from actions.constants import HUMAN_PAYLOAD
+from actions.constants import APPLY_PAYLOAD, HUMAN_PAYLOAD
 from common.i18n import format_day, t
 from common.scripts import ZH_HANT, to_traditional
 from knowledge.regions import Gazetteer
@@ -44,6 +44,10 @@ def region_buttons(entry: Entry, gazetteer: Gazetteer, locale: str) -> List[Butt
         {"title": gazetteer.display(a.region, locale), "payload": faq_payload(entry, a.region)}
         for a in entry.answers
     ]
+
+
+def apply_button(locale: str) -> Button:
+    return {"title": t("button.apply", locale), "payload": APPLY_PAYLOAD}
 
 
 def human_button(locale: str) -> Button:

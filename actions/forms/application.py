@@ -219,7 +219,10 @@ class ValidateApplicationForm(Action):
             # it when the knowledge base clearly does, and offer to apply here instead.
             answered = answer_if_confident(dispatcher, tracker)
             if answered is not None:
-                dispatcher.utter_message(text=t("form.offer", locale), buttons=[apply_button(locale)])
+                buttons = [b for m in dispatcher.messages for b in m.get("buttons") or []]
+                offered = any(b.get("payload") == APPLY_PAYLOAD for b in buttons)
+                if not offered:
+                    dispatcher.utter_message(text=t("form.offer", locale), buttons=[replies.apply_button(locale)])
                 return events + answered + cancel_events()
 
         readings = read_fields(tracker, requested)
@@ -360,10 +363,6 @@ def _hint_lines(hint: Optional[Dict[str, Any]], slot: str, locale: str) -> List[
     if hint.get("mode") == "explain":
         lines.append(t(f"form.explain.{slot}", locale))
     return lines
-
-
-def apply_button(locale: str) -> Dict[str, str]:
-    return {"title": t("button.apply", locale), "payload": APPLY_PAYLOAD}
 
 
 def _explain_buttons(locale: str) -> List[Dict[str, str]]:

@@ -132,6 +132,7 @@ def test_transitions_need_the_staff_key(stack) -> None:
 
 def test_a_question_about_applying_is_answered_with_an_offer_to_apply(chat: Chat) -> None:
     reply = chat.say("我想给新开的店申请用电，去哪里办？")
+    # Whether NLU calls it faq_how_to_apply or apply_connection, it is answered, not started.
     assert reply["meta"]["requested_slot"] is None
     assert reply["meta"]["answer_id"] == "how_to_apply" and reply["meta"]["fallback"] is False
     payloads = [b["payload"] for m in reply["messages"] for b in m["buttons"]]
