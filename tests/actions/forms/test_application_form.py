@@ -160,3 +160,20 @@ async def test_a_short_no_to_water_and_gas_is_not_a_cancel() -> None:
     tracker = form_tracker("no", intent="cancel_form", confidence=0.9, requested="linked_utilities")
     _, _, slots = await validate(tracker)
     assert slots["linked_utilities"] == [] and "requested_slot" not in slots
+
+
+@pytest.mark.asyncio
+async def test_a_question_that_started_the_form_is_answered_instead(kb) -> None:
+    from rasa_sdk import Tracker
+
+    base = form_tracker("我想给新开的店申请用电，去哪里办？", intent="apply_connection", confidence=0.77)
+    message = dict(base.latest_message)
+    message["intent_ranking"] = [
+        {"name": "apply_connection", "confidence": 0.77}, {"name": "faq_how_to_apply", "confidence": 0.13},
+    ]
+    tracker = Tracker("form-sender", base.slots, message, [], False, None, {}, "action_listen")
+    dispatcher, events, slots = await validate(tracker)
+    assert slots["answer_id"] == "how_to_apply" and slots["requested_slot"] is None
+    assert any(e.get("event") == "active_loop" and e.get("name") is None for e in events)
+    payloads = [b["payload"] for m in dispatcher.messages for b in m.get("buttons") or []]
+    assert payloads.count("/apply_connection") == 1
