@@ -6,7 +6,8 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import unseal
-from actions.forms.application import ActionAskConfirm, ActionAskIdNumber, ValidateApplicationForm
+from actions.forms.application import ValidateApplicationForm
+from actions.forms.application_prompts import ActionAskConfirm, ActionAskIdNumber
 from common.i18n import t
 from tests.actions.conftest import sent_buttons, sent_text, slot_events
 from tests.actions.forms.conftest import PREVIEW, form_tracker
