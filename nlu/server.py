@@ -8,6 +8,7 @@ with two CPU fixes for Rasa 3.6 applied first.
    the tree does not change at run time, so the lookup is cached by type name.
 
 Both keep Rasa's behaviour (same schema, same errors, same event classes); tests check it.
+Log records are masked as in every process of the project (`common.logs.mask_every_record`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core import events
 from rasa.shared.utils.common import all_subclasses
+
+from common.logs import mask_every_record
 
 _installed = False
 
@@ -79,6 +82,7 @@ def install() -> None:
 
 def main() -> None:
     install()
+    mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -25,3 +25,19 @@ def test_log_filter_masks_records(caplog) -> None:
         logger.info("sender wrote %s", "我的手机是13912345678")
     assert "13912345678" not in caplog.text
     assert "139****5678" in caplog.text
+
+
+def test_every_record_is_masked_even_on_handlers_added_later(caplog) -> None:
+    from common.logs import mask_every_record
+
+    original = logging.getLogRecordFactory()
+    try:
+        mask_every_record()
+        mask_every_record()  # idempotent: one wrapper, not two
+        logger = logging.getLogger("pii-test.late")
+        logger.propagate = True
+        with caplog.at_level(logging.DEBUG, logger="pii-test.late"):
+            logger.debug("Received user message '%s'", "身份证440823199001010027")
+        assert "440823199001010027" not in caplog.text and "4408**********0027" in caplog.text
+    finally:
+        logging.setLogRecordFactory(original)

@@ -3,6 +3,8 @@ paths, the receipt with its QR code, and "where is my application?"."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 
 from common.i18n import t
@@ -143,3 +145,21 @@ def test_a_question_about_applying_is_answered_with_an_offer_to_apply(chat: Chat
 def test_status_with_no_application_says_so(chat: Chat) -> None:
     reply = chat.say("我的申请到哪一步了？")
     assert t("status.none", "zh_Hans") in texts(reply)
+
+
+def test_personal_data_is_unreadable_in_every_file_the_services_write(chat: Chat, stack) -> None:
+    """ID numbers and phones typed in the chat are encrypted at rest and masked in logs:
+    Rasa's tracker store (events sealed by nlu/tracker_store.py), the application database,
+    the case API's database and every service's log."""
+    apply(chat)
+    chat.say("/affirm")
+    tracker_db = stack.var_dir / "rasa_tracker.db"
+    with sqlite3.connect(tracker_db) as conn:  # the conversation is there, not in memory
+        (stored,) = conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (chat.sender_id,)).fetchone()
+    assert stored > 10
+    written = [path for path in stack.var_dir.rglob("*") if path.is_file()]
+    assert {"rasa_tracker.db", "app.db", "cases.db", "rasa.log", "gateway.log"} <= {p.name for p in written}
+    for path in written:
+        content = path.read_bytes()
+        for secret in (CHEN["id_number"], CHEN["phone"]):
+            assert secret.encode() not in content, f"{secret} readable in {path.name}"

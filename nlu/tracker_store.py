@@ -1,0 +1,81 @@
+"""Rasa's SQL tracker store with every event encrypted at rest.
+
+A conversation's events hold what the resident typed, ID numbers and phones included (the
+form reads them from the message text), so Rasa's plain `SQLTrackerStore` would keep them
+readable in `var/rasa_tracker.db` or a PostgreSQL table. This store is the same class with
+the `data` column (the event as JSON) sealed with Fernet under `DATA_ENCRYPTION_KEY`
+(`common.crypto`), the key the case API and the form's slots use. The other columns (sender,
+event type, timestamp, intent and action names) stay plain, so Rasa's own queries (latest
+session, event counts) work unchanged; none of them holds personal data.
+
+Only the column type changes: every query and method is Rasa's own, because they all go
+through `self.SQLEvent`. Rows written before encryption was switched on (plain JSON) are
+still read. Configured in `endpoints.yml` as `type: nlu.tracker_store.EncryptedSQLTrackerStore`
+with the same keys as Rasa's `type: SQL`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, _create_sequence
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import declarative_base
+
+from common.crypto import DecryptionError, FieldCipher
+from common.settings import Settings
+
+
+class TrackerDecryptionError(RuntimeError):
+    """Stored events cannot be decrypted: `DATA_ENCRYPTION_KEY` differs from the writer's.
+
+    Not a `ValueError` on purpose: Rasa's `session_scope` turns any `ValueError` into a
+    "PostgreSQL schema not found" message and exits the server.
+    """
+
+
+@functools.lru_cache(maxsize=1)
+def _cipher() -> FieldCipher:
+    return FieldCipher(Settings.from_env().secret("DATA_ENCRYPTION_KEY"))
+
+
+class SealedText(sa.types.TypeDecorator):
+    """Text stored as a Fernet token, returned decrypted; plain JSON rows pass through."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
+        return None if value is None else _cipher().encrypt(value)
+
+    def process_result_value(self, value: Optional[str], dialect: Dialect) -> Optional[str]:
+        if value is None or value.lstrip().startswith("{"):
+            return value  # written before encryption was switched on
+        try:
+            return _cipher().decrypt(value)
+        except DecryptionError as exc:
+            raise TrackerDecryptionError(
+                "conversation events cannot be decrypted: DATA_ENCRYPTION_KEY is not the key "
+                "they were written with"
+            ) from exc
+
+
+class EncryptedSQLTrackerStore(SQLTrackerStore):
+    """`SQLTrackerStore` whose events table keeps each event's JSON encrypted."""
+
+    Base: Any = declarative_base()
+
+    class SQLEvent(Base):  # type: ignore[valid-type,misc]
+        """Rasa's `events` table, column for column, with `data` sealed."""
+
+        __tablename__ = "events"
+
+        id = sa.Column(sa.Integer, _create_sequence(__tablename__), primary_key=True)
+        sender_id = sa.Column(sa.String(255), nullable=False, index=True)
+        type_name = sa.Column(sa.String(255), nullable=False)
+        timestamp = sa.Column(sa.Float)
+        intent_name = sa.Column(sa.String(255))
+        action_name = sa.Column(sa.String(255))
+        data = sa.Column(SealedText)
