@@ -39,7 +39,9 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
             app.state.settings = settings
-            app.state.rasa = RasaClient(settings.rasa_url, http, settings.rasa_timeout_s)
+            app.state.rasa = RasaClient(
+                settings.rasa_url, http, settings.rasa_timeout_s, settings.secret("RASA_AUTH_TOKEN")
+            )
             app.state.case_client = CaseClient(
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
             )

@@ -15,10 +15,11 @@ class RasaUnavailable(RuntimeError):
 class RasaClient:
     """Thin async client of Rasa's REST channel and HTTP API."""
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0):
+    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0, token: str = ""):
         self._base = base_url.rstrip("/")
         self._http = http
         self._timeout = timeout_s
+        self._token = token  # Rasa's HTTP API token (`--auth-token`); the REST channel needs none
 
     async def send(self, sender_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Sends one user message and returns the bot's messages for that turn."""
@@ -42,7 +43,7 @@ class RasaClient:
         try:
             response = await self._http.get(
                 f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
-                params={"include_events": "NONE"},
+                params={"include_events": "NONE", "token": self._token},
                 timeout=self._timeout,
             )
         except httpx.HTTPError:

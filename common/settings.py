@@ -24,6 +24,8 @@ DEV_SECRETS = {
     "WEBHOOK_SECRET": "change-me-webhook-secret",
     # Signs the status links in receipts' QR codes.
     "LINK_SIGNING_KEY": "change-me-link-signing-key",
+    # Guards Rasa's HTTP API (`rasa run --auth-token`): it serves whole conversations, decrypted.
+    "RASA_AUTH_TOKEN": "change-me-rasa-auth-token",
 }
 
 

@@ -25,7 +25,7 @@ import httpx
 import yaml
 
 from common.scripts import normalize_for_nlu
-from common.settings import ROOT
+from common.settings import ROOT, Settings
 from knowledge.retrieval import ANSWER, Gate, blend, decide, rescue
 from knowledge.service import KnowledgeBase
 
@@ -45,12 +45,14 @@ class Parsed:
     confidence: float = 1.0
 
 
-def parse_all(rasa: str, questions: List[Dict[str, Any]], kb: KnowledgeBase) -> List[Parsed]:
+def parse_all(rasa: str, questions: List[Dict[str, Any]], kb: KnowledgeBase, token: str) -> List[Parsed]:
     parsed = []
     with httpx.Client(timeout=30) as http:
         for q in questions:
             text = normalize_for_nlu(q["text"])
-            data = http.post(f"{rasa}/model/parse", json={"text": text}).json()
+            response = http.post(f"{rasa}/model/parse", json={"text": text}, params={"token": token})
+            response.raise_for_status()
+            data = response.json()
             ranking = data.get("intent_ranking") or []
             intent = data["intent"]["name"]
             diet = {r["name"][4:]: r["confidence"] for r in ranking if r["name"].startswith("faq_")}
@@ -127,11 +129,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="calibrate-") as var:
             stack = Stack(model=ensure_model(), ports=Ports.free(), var_dir=Path(var)).start()
             try:
-                parsed = parse_all(stack.rasa_url, questions, kb)
+                parsed = parse_all(stack.rasa_url, questions, kb, stack.rasa_token)
             finally:
                 stack.stop()
     else:
-        parsed = parse_all(args.rasa, questions, kb)
+        parsed = parse_all(args.rasa, questions, kb, Settings.from_env().secret("RASA_AUTH_TOKEN"))
     current = Gate()
     print("current defaults:", current, score(parsed, current))
     if args.verbose:

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import httpx
 
-from common.settings import ROOT
+from common.settings import DEV_SECRETS, ROOT
 from tools.train import rasa_env
 
 PYTHON = sys.executable
@@ -115,6 +115,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
+    def rasa_token(self) -> str:
+        """The token of Rasa's HTTP API (`?token=`), as the gateway's settings read it."""
+        return self.env().get("RASA_AUTH_TOKEN") or DEV_SECRETS["RASA_AUTH_TOKEN"]
+
+    @property
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.actions}"
 
@@ -161,10 +166,11 @@ class Stack:
                 [
                     PYTHON, "-m", "nlu.server", "run", "--enable-api", "--model", str(self.model),
                     "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                    "--auth-token", self.rasa_token,
                     "--endpoints", str(ROOT / "endpoints.yml"),
                     "--credentials", str(ROOT / "credentials.yml"),
                 ],
-                f"{self.rasa_url}/status", env, logs / "rasa.log",
+                f"{self.rasa_url}/status?token={self.rasa_token}", env, logs / "rasa.log",
             ),
             Service(
                 "gateway", [PYTHON, "-m", "bot.main"], f"{self.gateway_url}/healthz", env,

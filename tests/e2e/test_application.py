@@ -160,6 +160,9 @@ def test_personal_data_is_unreadable_in_every_file_the_services_write(chat: Chat
     written = [path for path in stack.var_dir.rglob("*") if path.is_file()]
     assert {"rasa_tracker.db", "app.db", "cases.db", "rasa.log", "gateway.log"} <= {p.name for p in written}
     for path in written:
-        content = path.read_bytes()
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:  # a -wal/-shm file SQLite removed meanwhile (checkpointed)
+            continue
         for secret in (CHEN["id_number"], CHEN["phone"]):
             assert secret.encode() not in content, f"{secret} readable in {path.name}"

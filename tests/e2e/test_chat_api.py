@@ -136,6 +136,17 @@ def test_health_and_page(client: httpx.Client) -> None:
     assert page.status_code == 200 and "/api/chat" in page.text
 
 
+def test_rasas_http_api_needs_its_token(chat: Chat, stack) -> None:
+    """Rasa's HTTP API serves whole conversations, decrypted: only with `RASA_AUTH_TOKEN`."""
+    chat.say("你好")
+    url = f"{stack.rasa_url}/conversations/{chat.sender_id}/tracker"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, params={"token": "wrong"}).status_code == 401
+    allowed = httpx.get(url, params={"token": stack.rasa_token})
+    assert allowed.status_code == 200 and allowed.json()["sender_id"] == chat.sender_id
+    assert httpx.post(f"{stack.rasa_url}/model/parse", json={"text": "你好"}).status_code == 401
+
+
 def test_faq_categories_come_in_their_defined_order(client: httpx.Client) -> None:
     from knowledge.schema import CATEGORIES
 
