@@ -32,14 +32,7 @@ from knowledge.schema import Entry
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
-_settings = Settings.from_env()
-GATE = Gate(
-    answer=_settings.faq_answer_threshold,
-    suggest=_settings.faq_suggest_threshold,
-    margin=_settings.faq_margin,
-    diet_weight=_settings.faq_diet_weight,
-    oos_rescue=_settings.faq_oos_rescue,
-)
+GATE = Gate.from_settings(Settings.from_env())
 
 
 def region_for_turn(

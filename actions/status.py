@@ -99,9 +99,10 @@ class ActionCaseStatus(Action):
                 return events
             return _unavailable(dispatcher, locale)
         if named is None:
-            if queued_count(tracker.sender_id):
+            queued = queued_count(tracker.sender_id)
+            if queued:
                 dispatcher.utter_message(text=t("status.queued", locale))
-            if not own and looks_like_question(raw_text_of(tracker)) and not queued_count(tracker.sender_id):
+            if not own and not queued and looks_like_question(raw_text_of(tracker)):
                 # "申请提交了，下一步是干嘛？" from someone with no case is a process question.
                 answered = answer_if_confident(dispatcher, tracker)
                 if answered is not None:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, List, Mapping, Optional, Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from common.settings import Settings
 from knowledge.schema import Entry
 
 ANSWER = "answer"
@@ -38,14 +39,25 @@ class Decision:
 
 @dataclass(frozen=True)
 class Gate:
-    """Thresholds of the FAQ gate (settings FAQ_ANSWER_THRESHOLD, FAQ_SUGGEST_THRESHOLD, FAQ_MARGIN)."""
+    """Thresholds of the FAQ gate. Their values are settings (FAQ_ANSWER_THRESHOLD,
+    FAQ_SUGGEST_THRESHOLD, FAQ_MARGIN, FAQ_DIET_WEIGHT, FAQ_OOS_RESCUE), defaulted there only."""
 
-    answer: float = 0.35
-    suggest: float = 0.30
-    margin: float = 0.05
-    diet_weight: float = 0.4
+    answer: float
+    suggest: float
+    margin: float
+    diet_weight: float
     # Lexical similarity at which a message the model calls out of scope is answered anyway.
-    oos_rescue: float = 0.75
+    oos_rescue: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gate:
+        return cls(
+            answer=settings.faq_answer_threshold,
+            suggest=settings.faq_suggest_threshold,
+            margin=settings.faq_margin,
+            diet_weight=settings.faq_diet_weight,
+            oos_rescue=settings.faq_oos_rescue,
+        )
 
 
 def _normalize(text: str) -> str:

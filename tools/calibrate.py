@@ -9,7 +9,7 @@ to be written into `.env.example` / settings defaults by a person.
 Usage: python -m tools.calibrate --rasa http://127.0.0.1:5005 [--set bench/dev.yml] [--verbose]
        python -m tools.calibrate --start [--set bench/dev.yml] [--verbose]
 (`--start` trains the model if needed and starts the stack on free ports for the replay;
-`--verbose` lists the dev-set misses under the current defaults with their top candidates.)
+`--verbose` lists the dev-set misses under the current settings with their top candidates.)
 """
 
 from __future__ import annotations
@@ -114,12 +114,13 @@ def main() -> None:
     parser.add_argument("--rasa", default="http://127.0.0.1:5005")
     parser.add_argument("--start", action="store_true", help="start the stack (training if needed)")
     parser.add_argument("--set", type=Path, default=ROOT / "bench" / "dev.yml")
-    parser.add_argument("--verbose", action="store_true", help="list the misses under the defaults")
+    parser.add_argument("--verbose", action="store_true", help="list the misses under the current settings")
     args = parser.parse_args()
     if not args.set.exists():
         parser.error(f"{args.set} does not exist: write a development set first (format of bench/heldout.yml)")
     if args.set.resolve() == (ROOT / "bench" / "heldout.yml").resolve():
         parser.error("the held-out set measures generalisation: tune on a development set")
+    settings = Settings.from_env()
     kb = KnowledgeBase.from_files(ROOT / "knowledge")
     questions = yaml.safe_load(args.set.read_text(encoding="utf-8"))["questions"]
     if args.start:
@@ -133,9 +134,9 @@ def main() -> None:
             finally:
                 stack.stop()
     else:
-        parsed = parse_all(args.rasa, questions, kb, Settings.from_env().secret("RASA_AUTH_TOKEN"))
-    current = Gate()
-    print("current defaults:", current, score(parsed, current))
+        parsed = parse_all(args.rasa, questions, kb, settings.secret("RASA_AUTH_TOKEN"))
+    current = Gate.from_settings(settings)
+    print("current settings:", current, score(parsed, current))
     if args.verbose:
         show_misses(parsed, current)
     best = None

@@ -2,7 +2,7 @@
 
 from knowledge.retrieval import ANSWER, FALLBACK, SUGGEST, Candidate, Gate, blend, decide
 
-GATE = Gate(answer=0.55, suggest=0.30, margin=0.12, diet_weight=0.6)  # fixed figures, not the defaults
+GATE = Gate(answer=0.55, suggest=0.30, margin=0.12, diet_weight=0.6, oos_rescue=0.75)  # fixed figures, not the defaults
 
 
 def test_every_entry_finds_itself_by_its_own_questions(kb) -> None:
