@@ -101,10 +101,10 @@ def test_cancel_creates_nothing(chat: Chat, stack) -> None:
 
 
 def test_someone_elses_case_needs_the_last_four_id_characters(client: httpx.Client, stack) -> None:
-    owner = Chat(client, "owner-of-case")
+    owner = Chat(client)
     apply(owner)
     case_id = owner.say("/affirm")["meta"]["case_id"]
-    stranger = Chat(client, "stranger-asking")
+    stranger = Chat(client)
     ask = stranger.say(f"查一下案件 {case_id} 到哪一步了")
     assert ask["meta"]["requested_slot"] == "id_last4"
     assert "用电申请" not in texts(ask)
