@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import httpx
 
+from common.rasa_auth import rasa_api_headers
+
 
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer, or answered with an error."""
@@ -19,7 +21,7 @@ class RasaClient:
         self._base = base_url.rstrip("/")
         self._http = http
         self._timeout = timeout_s
-        self._token = token  # Rasa's HTTP API token (`--auth-token`); the REST channel needs none
+        self._token = token  # signs the JWT of Rasa's HTTP API (common/rasa_auth.py), never sent itself
 
     async def send(self, sender_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Sends one user message and returns the bot's messages for that turn."""
@@ -43,7 +45,8 @@ class RasaClient:
         try:
             response = await self._http.get(
                 f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
-                params={"include_events": "NONE", "token": self._token},
+                params={"include_events": "NONE"},
+                headers=rasa_api_headers(self._token, "gateway"),
                 timeout=self._timeout,
             )
         except httpx.HTTPError:

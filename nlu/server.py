@@ -24,7 +24,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core import events
 from rasa.shared.utils.common import all_subclasses
 
-from common.logs import mask_every_record
+from common.logs import mask_every_record, quiet_client_libraries
 
 _installed = False
 
@@ -83,6 +83,7 @@ def install() -> None:
 def main() -> None:
     install()
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
+    quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

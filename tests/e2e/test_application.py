@@ -166,3 +166,6 @@ def test_personal_data_is_unreadable_in_every_file_the_services_write(chat: Chat
             continue
         for secret in (CHEN["id_number"], CHEN["phone"]):
             assert secret.encode() not in content, f"{secret} readable in {path.name}"
+        if path.suffix == ".log":  # no secret, no request line with a URL, no previewed address
+            for leak in (stack.rasa_token, "token=", "HTTP Request:", "人民大道中28号"):
+                assert leak.encode() not in content, f"{leak!r} in {path.name}"
