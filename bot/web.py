@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictStr, validator
 
 from bot import web_sessions
+from bot.rate_limit import too_many
 from common import outbox
 from common.db import session_scope
 from common.i18n import t
@@ -94,18 +95,36 @@ def authorize(request: Request, sender_id: str, authorization: Optional[str]) ->
         raise HTTPException(403, "this token does not own that conversation")
 
 
-@router.post("/chat/sessions", response_model=SessionOut, status_code=201)
-async def create_session(request: Request) -> Dict[str, str]:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/chat/sessions", response_model=SessionOut, status_code=201,
+             responses={429: {"description": "Too many new conversations from this address"}})
+async def create_session(request: Request) -> Any:
     """Starts a web conversation: its id and the token that alone may use it."""
+    wait = request.app.state.limits.sessions.take(client_address(request))
+    if wait:
+        return too_many(wait, request.app.state.settings.default_locale)
     with session_scope(request.app.state.sessions) as session:
         issued = web_sessions.issue(session=session)
     return {"sender_id": issued.sender_id, "token": issued.token}
 
 
-@router.post("/chat", response_model=ChatResponse, response_model_exclude_none=False)
-async def post_chat(body: ChatRequest, request: Request, authorization: Optional[str] = AUTH_HEADER) -> Dict[str, Any]:
+@router.post("/chat", response_model=ChatResponse, response_model_exclude_none=False,
+             responses={401: {"description": "No bearer token"}, 403: {"description": "Not this conversation's token"},
+                        429: {"description": "Too many messages (请稍后再试)"}})
+async def post_chat(body: ChatRequest, request: Request, authorization: Optional[str] = AUTH_HEADER) -> Any:
     """Runs one turn of the conversation `sender_id`."""
+    limits = request.app.state.limits
+    locale = normalize_locale(body.locale or "") or request.app.state.settings.default_locale
+    wait = limits.address.take(client_address(request))
+    if wait:
+        return too_many(wait, locale)
     authorize(request, body.sender_id, authorization)
+    wait = limits.sender.take(body.sender_id)
+    if wait:
+        return too_many(wait, locale)
     turn = await request.app.state.chat.handle(body.sender_id, body.text, "web", body.locale)
     return {"messages": turn.messages, "meta": dataclasses.asdict(turn.meta)}
 

@@ -33,6 +33,7 @@ from bot.chat import ChatService
 from bot.telegram import conversation, faq, lang, start
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.delivery import DeliveryWorker
+from bot.telegram.limits import throttle
 from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate
 from bot.telegram.replies import send_text
 from common.case_client import CaseClient
@@ -99,7 +100,8 @@ def build_telegram(
     )
 
     private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, drop_duplicate), group=-1)
+    application.add_handler(TypeHandler(Update, drop_duplicate), group=-2)
+    application.add_handler(TypeHandler(Update, throttle), group=-1)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("faq", faq.faq, filters=private))
     application.add_handler(CommandHandler(list(conversation.PAYLOADS), conversation.shortcut, filters=private))

@@ -4,17 +4,22 @@ Rasa is exercised through tests/e2e)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
+import time
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from bot.app import build_app
 from bot.chat import ChatService
 from common.settings import Settings
 from tests.bot.conftest import FakeRasa
+from tools.services import free_port
 
 
 def gateway_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -50,3 +55,22 @@ def open_session(client: TestClient) -> Dict[str, str]:
 
 def bearer(session: Dict[str, str]) -> Dict[str, str]:
     return {"Authorization": f"Bearer {session['token']}"}
+
+
+@contextlib.contextmanager
+def serve(app: object) -> Iterator[str]:
+    """Runs `app` under a real uvicorn server on a free loopback port (HTTP parsing included)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
