@@ -43,7 +43,7 @@ from common.settings import ROOT
 from tools import bench_application, bench_telegram
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
-from tools.web_chat import Conversation, open_conversation_async
+from tools.web_chat import BENCH_ENV, Conversation, open_conversation_async
 
 HELDOUT = ROOT / "bench" / "heldout.yml"
 STOCK_CONFIG = ROOT / "bench" / "config_stock.yml"
@@ -225,7 +225,7 @@ def misses(report: Report, limit: int = 40) -> None:
 
 def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str, Dict[str, float]]]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as var:
-        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var))
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var), extra_env=BENCH_ENV)
         stack.start()
         try:
             report = asyncio.run(evaluate(stack, name, questions))

@@ -24,7 +24,7 @@ import yaml
 from common.settings import ROOT
 from tools.services import Ports, Stack
 from tools.train import ensure_model
-from tools.web_chat import open_conversation
+from tools.web_chat import BENCH_ENV, open_conversation
 
 SCRIPTS = ROOT / "bench" / "applications.yml"
 STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     model = ensure_model()
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as var:
-        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var)).start()
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var), extra_env=BENCH_ENV).start()
         try:
             print_figures(measure(stack, args.rounds))
         finally:
