@@ -32,10 +32,26 @@ def _compact(value: str) -> str:
     return re.sub(r"[^0-9X]", "", unicodedata.normalize("NFKC", value).upper())
 
 
+_CASE_NUMBER_SHAPE = re.compile(r"\d{6}-\d{8}-\d{4}")
+
+
+def _is_case_number(raw: str) -> bool:
+    """A case number (`440800-20261124-0001`) has an ID's shape; it is told apart by the check
+    character it lacks (a dashed 6-8-4 run whose check character is right counts as an ID)."""
+    from common.identity import check_character
+
+    plain = unicodedata.normalize("NFKC", raw)
+    if not _CASE_NUMBER_SHAPE.fullmatch(plain):
+        return False
+    digits = plain.replace("-", "")
+    return check_character(digits[:17]) != digits[17]
+
+
 def find_ids(text: str) -> Iterator[Tuple[int, int, str]]:
     """(start, end, compact value) of each ID number in `text`, in any accepted form."""
     for match in _ID_RE.finditer(text):
-        yield match.start(), match.end(), _compact(match.group(0))
+        if not _is_case_number(match.group(0)):
+            yield match.start(), match.end(), _compact(match.group(0))
 
 
 def find_phones(text: str) -> Iterator[Tuple[int, int, str]]:
@@ -66,7 +82,7 @@ def mask_text(text: str) -> str:
         return text
 
     def _id(match: re.Match[str]) -> str:
-        return mask_id(match.group(0))
+        return match.group(0) if _is_case_number(match.group(0)) else mask_id(match.group(0))
 
     def _phone(match: re.Match[str]) -> str:
         return mask_phone(match.group(0))
