@@ -42,7 +42,8 @@ def build_app(settings: Settings) -> FastAPI:
             app.state.settings = settings
             app.state.limits = ChatLimits.from_settings(settings)
             app.state.rasa = RasaClient(
-                settings.rasa_url, http, settings.rasa_timeout_s, settings.secret("RASA_AUTH_TOKEN")
+                settings.rasa_url, http, settings.rasa_timeout_s, settings.secret("RASA_AUTH_TOKEN"),
+                settings.secret("SERVICE_CALL_SECRET"),
             )
             app.state.case_client = CaseClient(
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s

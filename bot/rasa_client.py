@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from common.rasa_auth import rasa_api_headers
+from common.service_secret import SECRET_HEADER
 
 
 class RasaUnavailable(RuntimeError):
@@ -17,8 +18,10 @@ class RasaUnavailable(RuntimeError):
 class RasaClient:
     """Thin async client of Rasa's REST channel and HTTP API."""
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0, token: str = ""):
+    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0, token: str = "",
+                 service_secret: str = ""):
         self._base = base_url.rstrip("/")
+        self._channel_headers = {SECRET_HEADER: service_secret} if service_secret else {}
         self._http = http
         self._timeout = timeout_s
         self._token = token  # signs the JWT of Rasa's HTTP API (common/rasa_auth.py), never sent itself
@@ -29,6 +32,7 @@ class RasaClient:
             response = await self._http.post(
                 f"{self._base}/webhooks/rest/webhook",
                 json={"sender": sender_id, "message": text, "metadata": metadata},
+                headers=self._channel_headers,  # the REST channel's shared secret (nlu/channels.py)
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:

@@ -26,6 +26,8 @@ DEV_SECRETS = {
     "LINK_SIGNING_KEY": "change-me-link-signing-key",
     # Guards Rasa's HTTP API (`rasa run --auth-token`): it serves whole conversations, decrypted.
     "RASA_AUTH_TOKEN": "change-me-rasa-auth-token",
+    # Header secret between the services: gateway -> Rasa's REST channel, Rasa -> action server.
+    "SERVICE_CALL_SECRET": "change-me-service-call-secret",
 }
 
 
