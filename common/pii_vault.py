@@ -18,9 +18,9 @@ import logging
 import re
 import secrets
 import string
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, String, Text
+from sqlalchemy import Column, DateTime, String, Text, delete
 from sqlalchemy.orm import Session
 
 from common.crypto import DecryptionError, FieldCipher
@@ -30,6 +30,10 @@ from common.pii import find_ids, find_phones
 logger = logging.getLogger(__name__)
 
 REF_LETTERS = 12  # 26^12 ≈ 2^56, and a token only resolves for its own sender
+# The actions resolve the tokens of the message being handled (the form seals what it keeps in
+# its slots at once), so a value is needed for minutes; it is kept a day, then deleted.
+KEPT = dt.timedelta(days=1)
+PRUNE_ONE_IN = 200  # tokenisations that also delete expired values
 TOKEN_RE = re.compile(rf"pii(id|ph)([a-z]{{{REF_LETTERS}}})")
 KINDS = {"id": "id_number", "ph": "phone"}
 
@@ -73,7 +77,15 @@ def tokenize(text: str, sender_id: str, cipher: FieldCipher, *, session: Session
         pieces += [text[at:start], f"pii{kind}{ref}"]
         at = end
     pieces.append(text[at:])
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:
+        prune(session=session)
     return "".join(pieces)
+
+
+def prune(*, session: Session, now: Optional[dt.datetime] = None) -> int:
+    """Deletes values older than `KEPT`; returns how many."""
+    cutoff = (now or _now()) - KEPT
+    return session.execute(delete(PiiValue).where(PiiValue.created_at < cutoff)).rowcount or 0
 
 
 def resolve(text: str, sender_id: str, cipher: FieldCipher, *, session: Session) -> str:

@@ -89,3 +89,16 @@ async def test_the_form_reads_the_values_behind_the_tokens(sessions: sessionmake
     assert slots["name"] == "张三"
     assert action_context.unseal(slots["id_number"]) == "440802198003120310"
     assert action_context.unseal(slots["phone"]) == "13800138000"
+
+
+def test_values_are_deleted_after_a_day(sessions: sessionmaker) -> None:
+    import datetime as dt
+
+    with session_scope(sessions) as session:
+        token = pii_vault.tokenize("13800138000", "web:a", CIPHER, session=session)
+    later = dt.datetime.now(dt.timezone.utc) + pii_vault.KEPT + dt.timedelta(minutes=1)
+    with session_scope(sessions) as session:
+        assert pii_vault.prune(session=session, now=dt.datetime.now(dt.timezone.utc)) == 0
+        assert pii_vault.prune(session=session, now=later) == 1
+    with session_scope(sessions) as session:
+        assert pii_vault.resolve(token, "web:a", CIPHER, session=session) == token
