@@ -75,12 +75,13 @@ _ADDRESS_CUE = re.compile(
     r"(?:地址(?:是|为|在)?|住在|住址(?:是)?|用电地址(?:是)?|装在|address(?: is)?:?)\s*[:：]?\s*([^,，;；。!！?？]+)",
     re.IGNORECASE,
 )
+# Digit runs bounded and anchored at the run's start (see actions/parsing.py): linear time.
 _CAPACITY = re.compile(
-    r"(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*"
+    r"((?<![\d.])\d{1,9}(?:\.\d{1,6})?|(?<![零〇一二两三四五六七八九十百千万])[零〇一二两三四五六七八九十百千万]{1,12})\s{0,3}"
     r"(千瓦时|千瓦小时|kwh|kw·h|度电|度|千伏安|kva|千瓦|kw|瓩)",
     re.IGNORECASE,
 )
-_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*$")
+_BARE_NUMBER = re.compile(r"^\s*(\d{1,9}(?:\.\d{1,6})?|[零〇一二两三四五六七八九十百千万]{1,12})\s*$")
 _ENERGY_UNITS = {"千瓦时", "千瓦小时", "kwh", "kw·h", "度电", "度"}
 
 _CUSTOMER_TYPE_WORDS = (
@@ -112,6 +113,15 @@ _QUESTION = re.compile(
     r"\b(how|what|when|why|which|where|can i|do i|is it|does)\b",
     re.IGNORECASE,
 )
+
+
+# No answer to a form question is longer; script conversion costs ~10 µs a character, so the
+# readers that convert look at this much of a message (a 10 000-character one stays cheap).
+MAX_READ_CHARS = 300
+
+
+def _simplified(text: str) -> str:
+    return to_simplified(text[:MAX_READ_CHARS])
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,7 @@ def read_customer_type(text: str, requested: bool, entity: Optional[str] = None)
     """resident / lv_business / hv from a button's entity or from words in the text."""
     if entity in {"resident", "lv_business", "hv"}:
         return Reading(value=entity)
-    lowered = to_simplified(text).lower()
+    lowered = _simplified(text).lower()
     for value, pattern in _CUSTOMER_TYPE_WORDS:
         if re.search(pattern, lowered, re.IGNORECASE):
             if requested or re.search(r"用电|类型|用户|type", lowered):
@@ -255,7 +265,7 @@ def read_linked(text: str, entity: Optional[str] = None) -> Reading:
     if entity is not None:
         choice = {"water": ["water"], "gas": ["gas"], "both": ["water", "gas"], "none": []}.get(entity)
         return Reading(value=choice) if choice is not None else NOTHING
-    text = to_simplified(text)
+    text = _simplified(text)
     if _NONE.search(text):
         return Reading(value=[])
     if _BOTH.search(text):
@@ -266,7 +276,7 @@ def read_linked(text: str, entity: Optional[str] = None) -> Reading:
 
 def correction_field(text: str) -> Optional[str]:
     """The field a resident says is wrong ("地址填错了" → address), or None."""
-    text = to_simplified(text)
+    text = _simplified(text)
     if not _CORRECTION.search(text):
         return None
     for field, pattern in _FIELD_WORDS:
@@ -276,11 +286,11 @@ def correction_field(text: str) -> Optional[str]:
 
 
 def wants_to_cancel(text: str) -> bool:
-    return bool(_CANCEL.search(to_simplified(text).strip()))
+    return bool(_CANCEL.search(_simplified(text).strip()))
 
 
 def looks_like_question(text: str) -> bool:
-    return bool(_QUESTION.search(to_simplified(text)))
+    return bool(_QUESTION.search(_simplified(text)))
 
 
 def value_after_correction(text: str) -> str:

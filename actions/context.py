@@ -10,9 +10,10 @@ import httpx
 from rasa_sdk import Tracker
 from sqlalchemy.orm import sessionmaker
 
+from common import pii_vault
 from common.case_client import CaseClient
 from common.crypto import DecryptionError, FieldCipher
-from common.db import create_all, make_engine, make_session_factory
+from common.db import create_all, make_engine, make_session_factory, session_scope
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -115,10 +116,16 @@ def install_case_client(client: CaseClient) -> None:
 
 
 def raw_text_of(tracker: Tracker) -> str:
-    """What the resident typed, before the gateway's NLU normalisation (names keep their script)."""
+    """What the resident typed, before the gateway's NLU normalisation (names keep their script),
+    with the gateway's tokens for ID numbers and phones turned back into what was typed
+    (`common.pii_vault`: Rasa only ever sees the tokens)."""
     metadata = tracker.latest_message.get("metadata") or {}
     raw = metadata.get("text")
-    return raw if isinstance(raw, str) and raw else text_of(tracker)
+    text = raw if isinstance(raw, str) and raw else text_of(tracker)
+    if not pii_vault.has_tokens(text):
+        return text
+    with session_scope(sessions()) as session:
+        return pii_vault.resolve(text, tracker.sender_id, cipher(), session=session)
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -18,6 +18,7 @@ from sanic import response
 from actions.context import case_client, cipher, install_knowledge, sessions
 from actions.submissions import run_worker
 from common.logs import configure_logging
+from common.service_secret import SECRET_HEADER, SECRET_NAME, secret_matches
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
 
@@ -45,6 +46,15 @@ def build_app(settings: Settings):  # type: ignore[no-untyped-def]
     app.register_listener(load_knowledge, "before_server_start")
     app.register_listener(start_submission_worker, "after_server_start")
     app.register_listener(stop_submission_worker, "before_server_stop")
+
+    secret = settings.secret(SECRET_NAME)
+
+    @app.middleware("request")
+    async def require_secret(request):  # type: ignore[no-untyped-def]
+        # Only Rasa calls /webhook, with the shared header secret (endpoints.yml `headers`).
+        if request.path.rstrip("/") == "/webhook" and not secret_matches(request.headers.get(SECRET_HEADER), secret):
+            return response.json({"error": f"{SECRET_HEADER} required"}, status=401)
+        return None
 
     @app.get("/healthz")
     async def healthz(_request):  # type: ignore[no-untyped-def]

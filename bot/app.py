@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.background import background
 from bot.chat import ChatService
 from bot.rasa_client import RasaClient
+from bot.rate_limit import ChatLimits
 from bot.status_pages import router as status_router
 from bot.telegram.webhook import router as telegram_router
 from bot.web import pages, router
@@ -39,8 +40,10 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
             app.state.settings = settings
+            app.state.limits = ChatLimits.from_settings(settings)
             app.state.rasa = RasaClient(
-                settings.rasa_url, http, settings.rasa_timeout_s, settings.secret("RASA_AUTH_TOKEN")
+                settings.rasa_url, http, settings.rasa_timeout_s, settings.secret("RASA_AUTH_TOKEN"),
+                settings.secret("SERVICE_CALL_SECRET"),
             )
             app.state.case_client = CaseClient(
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
@@ -73,7 +76,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

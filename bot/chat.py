@@ -18,6 +18,8 @@ from sqlalchemy.orm import sessionmaker
 from bot import store
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
+from common import pii_vault
+from common.crypto import FieldCipher
 from common.db import session_scope
 from common.i18n import t
 from common.scripts import detect_locale, normalize_for_nlu, normalize_locale
@@ -96,6 +98,7 @@ class ChatService:
         self._settings = settings
         self._rasa = rasa
         self._sessions = sessions
+        self._cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))  # seals tokenised values
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._users: Counter[str] = Counter()
         # sender_id -> (locale, channel) as last stored; bounded by the number of senders seen.
@@ -153,11 +156,14 @@ class ChatService:
         self.remember(sender_id, channel, locale)
         if cleaned.truncated:
             turn.messages.append(message(t("input.truncated", locale, limit=self._settings.max_message_chars)))
-        nlu_text = cleaned.text if cleaned.text.startswith("/") else normalize_for_nlu(cleaned.text)
+        # ID numbers and phones never reach Rasa: tokens instead, the values sealed here.
+        with session_scope(self._sessions) as session:
+            typed = pii_vault.tokenize(cleaned.text, sender_id, self._cipher, session=session)
+        nlu_text = typed if typed.startswith("/") else normalize_for_nlu(typed)
         try:
             # The text as typed goes along: names and addresses are read from it, not from
             # the NLU form (which is converted to Simplified script).
-            metadata = {"locale": locale, "channel": channel, "text": cleaned.text}
+            metadata = {"locale": locale, "channel": channel, "text": typed}
             replies = await self._rasa.send(sender_id, nlu_text, metadata)
         except RasaUnavailable as exc:
             logger.error("turn failed for sender %s: %s", sender_id, exc)

@@ -7,6 +7,9 @@ from urllib.parse import quote
 
 import httpx
 
+from common.rasa_auth import rasa_api_headers
+from common.service_secret import SECRET_HEADER
+
 
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer, or answered with an error."""
@@ -15,11 +18,13 @@ class RasaUnavailable(RuntimeError):
 class RasaClient:
     """Thin async client of Rasa's REST channel and HTTP API."""
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0, token: str = ""):
+    def __init__(self, base_url: str, http: httpx.AsyncClient, timeout_s: float = 10.0, token: str = "",
+                 service_secret: str = ""):
         self._base = base_url.rstrip("/")
+        self._channel_headers = {SECRET_HEADER: service_secret} if service_secret else {}
         self._http = http
         self._timeout = timeout_s
-        self._token = token  # Rasa's HTTP API token (`--auth-token`); the REST channel needs none
+        self._token = token  # signs the JWT of Rasa's HTTP API (common/rasa_auth.py), never sent itself
 
     async def send(self, sender_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Sends one user message and returns the bot's messages for that turn."""
@@ -27,6 +32,7 @@ class RasaClient:
             response = await self._http.post(
                 f"{self._base}/webhooks/rest/webhook",
                 json={"sender": sender_id, "message": text, "metadata": metadata},
+                headers=self._channel_headers,  # the REST channel's shared secret (nlu/channels.py)
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
@@ -43,7 +49,8 @@ class RasaClient:
         try:
             response = await self._http.get(
                 f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
-                params={"include_events": "NONE", "token": self._token},
+                params={"include_events": "NONE"},
+                headers=rasa_api_headers(self._token, "gateway"),
                 timeout=self._timeout,
             )
         except httpx.HTTPError:

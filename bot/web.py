@@ -1,7 +1,11 @@
 """The web chat API (DESIGN.md contract) and the chat page.
 
+- `POST /api/chat/sessions` → `{"sender_id", "token"}`: a new conversation and its secret
 - `POST /api/chat` `{"sender_id", "text", "locale"?}` → `{"messages": [...], "meta": {...}}`
 - `GET /api/chat/{sender_id}/updates?after=N` → messages pushed later, each with `seq`
+
+The last two need `Authorization: Bearer <token>` of that conversation (401 without, 403 with
+another's): see `bot.web_sessions`.
 - `GET /api/faq?locale=` → FAQ categories and their questions, for browsing
 - `GET /healthz`, and `/` the page
 """
@@ -12,10 +16,12 @@ import dataclasses
 from pathlib import Path as FilePath
 from typing import Any, Dict, List, Optional
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictStr, validator
 
+from bot import web_sessions
+from bot.rate_limit import too_many
 from common import outbox
 from common.db import session_scope
 from common.i18n import t
@@ -31,7 +37,9 @@ pages = APIRouter(tags=["pages"])
 
 
 class ChatRequest(BaseModel):
-    sender_id: StrictStr = Field(..., regex=SENDER_PATTERN, description="The conversation's id, chosen by the client.")
+    sender_id: StrictStr = Field(
+        ..., regex=SENDER_PATTERN, description="The conversation's id, from POST /api/chat/sessions."
+    )
     text: StrictStr = Field(..., max_length=MAX_TEXT_CHARS, description="What the resident typed, or a button payload.")
     locale: Optional[StrictStr] = Field(None, max_length=16, description="zh_Hans, zh_Hant or en; a hint.")
 
@@ -68,9 +76,55 @@ class ChatResponse(BaseModel):
     meta: MetaOut
 
 
-@router.post("/chat", response_model=ChatResponse, response_model_exclude_none=False)
-async def post_chat(body: ChatRequest, request: Request) -> Dict[str, Any]:
+class SessionOut(BaseModel):
+    sender_id: str = Field(..., description="The new conversation's id (random, `web:` prefix).")
+    token: str = Field(..., description="Its secret: send it as `Authorization: Bearer <token>`.")
+
+
+AUTH_HEADER = Header(None, description="`Bearer <token>` of the conversation (POST /api/chat/sessions).")
+
+
+def authorize(request: Request, sender_id: str, authorization: Optional[str]) -> None:
+    """Lets the request through only with the bearer token of conversation `sender_id`."""
+    with session_scope(request.app.state.sessions) as session:
+        access = web_sessions.check(sender_id, authorization, session=session)
+    if access is web_sessions.Access.MISSING:
+        raise HTTPException(401, "a bearer token is required (POST /api/chat/sessions)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if access is web_sessions.Access.FORBIDDEN:
+        raise HTTPException(403, "this token does not own that conversation")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/chat/sessions", response_model=SessionOut, status_code=201,
+             responses={429: {"description": "Too many new conversations from this address"}})
+async def create_session(request: Request) -> Any:
+    """Starts a web conversation: its id and the token that alone may use it."""
+    wait = request.app.state.limits.sessions.take(client_address(request))
+    if wait:
+        return too_many(wait, request.app.state.settings.default_locale)
+    with session_scope(request.app.state.sessions) as session:
+        issued = web_sessions.issue(session=session)
+    return {"sender_id": issued.sender_id, "token": issued.token}
+
+
+@router.post("/chat", response_model=ChatResponse, response_model_exclude_none=False,
+             responses={401: {"description": "No bearer token"}, 403: {"description": "Not this conversation's token"},
+                        429: {"description": "Too many messages (请稍后再试)"}})
+async def post_chat(body: ChatRequest, request: Request, authorization: Optional[str] = AUTH_HEADER) -> Any:
     """Runs one turn of the conversation `sender_id`."""
+    limits = request.app.state.limits
+    locale = normalize_locale(body.locale or "") or request.app.state.settings.default_locale
+    wait = limits.address.take(client_address(request))
+    if wait:
+        return too_many(wait, locale)
+    authorize(request, body.sender_id, authorization)
+    wait = limits.sender.take(body.sender_id)
+    if wait:
+        return too_many(wait, locale)
     turn = await request.app.state.chat.handle(body.sender_id, body.text, "web", body.locale)
     return {"messages": turn.messages, "meta": dataclasses.asdict(turn.meta)}
 
@@ -81,8 +135,10 @@ async def read_updates(
     sender_id: str = Path(..., regex=SENDER_PATTERN),
     after: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=200),
+    authorization: Optional[str] = AUTH_HEADER,
 ) -> Dict[str, Any]:
     """Messages pushed to `sender_id` after seq `after` (status updates, staff replies)."""
+    authorize(request, sender_id, authorization)
     with session_scope(request.app.state.sessions) as session:
         items = outbox.updates_after(sender_id, after, limit, session=session)
     return {"messages": items, "last_seq": items[-1]["seq"] if items else after}

@@ -73,10 +73,14 @@ def _clean(value: object) -> str:
     return "" if value is None or value != value else str(value).strip()  # NaN != NaN
 
 
+MAX_ADDRESS_READ = 300
+
+
 def parse_address(text: str) -> Optional[Address]:
     """The address cpca reads in `text`, or None when it finds no province or city."""
     # Mainland addresses are registered in Simplified script: 湛江市赤坎區 reads as 湛江市赤坎区.
-    text = to_simplified(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")))
+    # An address is at most 200 characters (the case API's limit); the rest is not read.
+    text = to_simplified(re.sub(r"\s+", "", unicodedata.normalize("NFKC", (text or "")[:MAX_ADDRESS_READ])))
     if not text:
         return None
     frame = _cpca().transform([text])

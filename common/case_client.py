@@ -103,9 +103,9 @@ class CaseClient:
 
     async def preview(self, address: str, customer_type: str, capacity_kw: float) -> Dict[str, Any]:
         """The process, time limit, deadline and zero-investment rule a new case would get."""
-        response = await self._call(
-            "GET", "/processes/preview",
-            params={"address": address, "customer_type": customer_type, "capacity_kw": capacity_kw}, retries=1,
+        response = await self._call(  # a POST body: an address in a URL would reach logs
+            "POST", "/processes/preview",
+            json={"address": address, "customer_type": customer_type, "capacity_kw": capacity_kw}, retries=1,
         )
         return self._json(response)
 

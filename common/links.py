@@ -21,7 +21,8 @@ def link_signature(secret: str, case_id: str) -> str:
 
 def check_link_signature(secret: str, case_id: str, signature: str) -> bool:
     """Whether `signature` is the link signature of `case_id`, compared in constant time."""
-    return hmac.compare_digest(link_signature(secret, case_id), signature or "")
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
+    return hmac.compare_digest(link_signature(secret, case_id).encode(), (signature or "").encode("utf-8"))
 
 
 def status_url(base_url: str, secret: str, case_id: str) -> str:

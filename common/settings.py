@@ -26,6 +26,8 @@ DEV_SECRETS = {
     "LINK_SIGNING_KEY": "change-me-link-signing-key",
     # Guards Rasa's HTTP API (`rasa run --auth-token`): it serves whole conversations, decrypted.
     "RASA_AUTH_TOKEN": "change-me-rasa-auth-token",
+    # Header secret between the services: gateway -> Rasa's REST channel, Rasa -> action server.
+    "SERVICE_CALL_SECRET": "change-me-service-call-secret",
 }
 
 
@@ -104,6 +106,11 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     notifier_poll_s: float = 1.0
+    # Token buckets (requests a minute, half of it as a burst; 0 = no limit): per web sender and
+    # Telegram chat, per client address on the chat API, per address for new web conversations.
+    rate_sender_per_min: float = 60.0
+    rate_ip_per_min: float = 600.0
+    rate_sessions_per_min: float = 60.0
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -146,6 +153,9 @@ class Settings:
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            rate_sender_per_min=_env_float("RATE_SENDER_PER_MIN", 60.0),
+            rate_ip_per_min=_env_float("RATE_IP_PER_MIN", 600.0),
+            rate_sessions_per_min=_env_float("RATE_SESSIONS_PER_MIN", 60.0),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

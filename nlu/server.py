@@ -14,6 +14,7 @@ Log records are masked as in every process of the project (`common.logs.mask_eve
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any, Dict, Optional, Type
 
@@ -24,7 +25,9 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core import events
 from rasa.shared.utils.common import all_subclasses
 
-from common.logs import mask_every_record
+from common.logs import mask_every_record, quiet_client_libraries
+from common.service_secret import SECRET_NAME
+from common.settings import Settings
 
 _installed = False
 
@@ -82,7 +85,11 @@ def install() -> None:
 
 def main() -> None:
     install()
+    # endpoints.yml sends it to the action server (`${SERVICE_CALL_SECRET}`); the development
+    # value when the environment has none, as every process reads its secrets.
+    os.environ[SECRET_NAME] = Settings.from_env().secret(SECRET_NAME)
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
+    quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -43,6 +43,7 @@ from common.settings import ROOT
 from tools import bench_application, bench_telegram, bench_training
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
+from tools.web_chat import BENCH_ENV, Conversation, open_conversation_async
 
 HELDOUT = ROOT / "bench" / "heldout.yml"
 STOCK_CONFIG = ROOT / "bench" / "config_stock.yml"
@@ -99,9 +100,9 @@ def in_script(outcome: Outcome) -> bool:
     return traditional if locale == "zh_Hant" else not traditional
 
 
-async def ask(http: httpx.AsyncClient, sender: str, question: Dict[str, Any]) -> Outcome:
+async def ask(http: httpx.AsyncClient, conversation: Conversation, question: Dict[str, Any]) -> Outcome:
     start = time.perf_counter()
-    response = await http.post("/api/chat", json={"sender_id": sender, "text": question["text"]})
+    response = await http.post("/api/chat", json=conversation.body(question["text"]), headers=conversation.headers)
     seconds = time.perf_counter() - start
     response.raise_for_status()
     data = response.json()
@@ -120,8 +121,8 @@ async def ask(http: httpx.AsyncClient, sender: str, question: Dict[str, Any]) ->
 async def evaluate(stack: Stack, name: str, questions: List[Dict[str, Any]]) -> Report:
     report = Report(name)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
-        for i, question in enumerate(questions):
-            report.outcomes.append(await ask(http, f"bench-{name}-{i}", question))
+        for question in questions:
+            report.outcomes.append(await ask(http, await open_conversation_async(http), question))
     return report
 
 
@@ -140,15 +141,16 @@ async def load_test(stack: Stack, questions: List[Dict[str, Any]], senders: int,
     async def sender(n: int, http: httpx.AsyncClient) -> None:
         if pause:
             await asyncio.sleep(rng.uniform(0, pause))
+        conversation = await open_conversation_async(http)
         for k in range(turns):
-            outcome = await ask(http, f"load-{pause}-{n}", pool[(n * turns + k) % len(pool)])
+            outcome = await ask(http, conversation, pool[(n * turns + k) % len(pool)])
             latencies.append(outcome.seconds)
             if pause:
                 await asyncio.sleep(rng.uniform(0.5 * pause, 1.5 * pause))
 
     limits = httpx.Limits(max_connections=senders * 2)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as http:
-        await ask(http, "warm-up", pool[0])
+        await ask(http, await open_conversation_async(http), pool[0])
         start = time.perf_counter()
         await asyncio.gather(*(sender(n, http) for n in range(senders)))
         elapsed = time.perf_counter() - start
@@ -223,7 +225,7 @@ def misses(report: Report, limit: int = 40) -> None:
 
 def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str, Dict[str, float]]]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as var:
-        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var))
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var), extra_env=BENCH_ENV)
         stack.start()
         try:
             report = asyncio.run(evaluate(stack, name, questions))

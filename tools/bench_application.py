@@ -24,6 +24,7 @@ import yaml
 from common.settings import ROOT
 from tools.services import Ports, Stack
 from tools.train import ensure_model
+from tools.web_chat import BENCH_ENV, open_conversation
 
 SCRIPTS = ROOT / "bench" / "applications.yml"
 STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
@@ -56,12 +57,13 @@ def check_case(stack: Stack, case_id: str, expect: Dict[str, Any]) -> str:
     return f"case differs: {wrong}" if wrong else ""
 
 
-def run_script(http: httpx.Client, stack: Stack, script: Dict[str, Any], sender: str) -> Run:
+def run_script(http: httpx.Client, stack: Stack, script: Dict[str, Any]) -> Run:
     times: List[float] = []
     reply: Dict[str, Any] = {}
+    conversation = open_conversation(http)
     for text in script["turns"]:
         start = time.perf_counter()
-        response = http.post("/api/chat", json={"sender_id": sender, "text": str(text)})
+        response = http.post("/api/chat", json=conversation.body(str(text)), headers=conversation.headers)
         times.append(time.perf_counter() - start)
         if response.status_code != 200:
             return Run(script["name"], False, None, times, f"HTTP {response.status_code}")
@@ -78,9 +80,9 @@ def measure(stack: Stack, rounds: int = 3) -> Dict[str, Any]:
     """Runs every script `rounds` times; returns the completion rate and latencies."""
     runs: List[Run] = []
     with httpx.Client(base_url=stack.gateway_url, timeout=60) as http:
-        for r in range(rounds):
-            for n, script in enumerate(load_scripts()):
-                runs.append(run_script(http, stack, script, f"bench-apply-{r}-{n}"))
+        for _ in range(rounds):
+            for script in load_scripts():
+                runs.append(run_script(http, stack, script))
     submits = sorted(run.submit_s for run in runs if run.submit_s is not None)
     turns = sorted(s for run in runs for s in run.turn_s)
     return {
@@ -111,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     model = ensure_model()
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as var:
-        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var)).start()
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var), extra_env=BENCH_ENV).start()
         try:
             print_figures(measure(stack, args.rounds))
         finally:

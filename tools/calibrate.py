@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 import httpx
 import yaml
 
+from common.rasa_auth import rasa_api_headers
 from common.scripts import normalize_for_nlu
 from common.settings import ROOT, Settings
 from knowledge.retrieval import ANSWER, Gate, blend, decide, rescue
@@ -50,7 +51,8 @@ def parse_all(rasa: str, questions: List[Dict[str, Any]], kb: KnowledgeBase, tok
     with httpx.Client(timeout=30) as http:
         for q in questions:
             text = normalize_for_nlu(q["text"])
-            response = http.post(f"{rasa}/model/parse", json={"text": text}, params={"token": token})
+            headers = rasa_api_headers(token, "calibrate")
+            response = http.post(f"{rasa}/model/parse", json={"text": text}, headers=headers)
             response.raise_for_status()
             data = response.json()
             ranking = data.get("intent_ranking") or []

@@ -17,10 +17,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import httpx
 
+from common.rasa_auth import JWT_METHOD, rasa_api_headers
 from common.settings import DEV_SECRETS, ROOT
 from tools.train import rasa_env
 
@@ -57,6 +58,8 @@ class Service:
     env: Dict[str, str]
     log_path: Path
     process: Optional[subprocess.Popen] = None
+    # Headers of the health check (Rasa's /status needs its JWT: no secret in the URL).
+    health_headers: Callable[[], Dict[str, str]] = dict
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,7 @@ class Service:
 
     def healthy(self) -> bool:
         try:
-            return httpx.get(self.health_url, timeout=2.0).status_code == 200
+            return httpx.get(self.health_url, headers=self.health_headers(), timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -166,11 +169,12 @@ class Stack:
                 [
                     PYTHON, "-m", "nlu.server", "run", "--enable-api", "--model", str(self.model),
                     "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
-                    "--auth-token", self.rasa_token,
+                    "--auth-token", self.rasa_token, "--jwt-secret", self.rasa_token, "--jwt-method", JWT_METHOD,
                     "--endpoints", str(ROOT / "endpoints.yml"),
                     "--credentials", str(ROOT / "credentials.yml"),
                 ],
-                f"{self.rasa_url}/status?token={self.rasa_token}", env, logs / "rasa.log",
+                f"{self.rasa_url}/status", env, logs / "rasa.log",
+                health_headers=lambda: rasa_api_headers(self.rasa_token, "supervisor"),
             ),
             Service(
                 "gateway", [PYTHON, "-m", "bot.main"], f"{self.gateway_url}/healthz", env,

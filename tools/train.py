@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from common.scripts import normalize_for_nlu
-from common.settings import ROOT
+from common.settings import DEV_SECRETS, ROOT
 from knowledge.loader import load_entries
 from knowledge.nlu_export import LiteralText, write_training_files
 
@@ -83,6 +83,7 @@ def rasa_env() -> dict[str, str]:
     # literally named "${RASA_TRACKER_DB}" in the working directory.
     env.setdefault("RASA_TRACKER_DB", str(ROOT / "var" / "rasa_tracker.db"))
     env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
+    env.setdefault("SERVICE_CALL_SECRET", DEV_SECRETS["SERVICE_CALL_SECRET"])  # endpoints.yml's header
     return env
 
 

@@ -26,6 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions.applicant import (
+    MAX_READ_CHARS,
     Reading,
     correction_field,
     looks_like_question,
@@ -147,7 +148,7 @@ def slot_value(field: str, value: Any) -> Any:
 
 
 def _reply(tracker: Tracker) -> str:
-    return re.sub(r"[\s,，。.!！~～]+", "", to_simplified(raw_text_of(tracker))).lower()
+    return re.sub(r"[\s,，。.!！~～]+", "", to_simplified(raw_text_of(tracker)[:MAX_READ_CHARS])).lower()
 
 
 def is_affirm(tracker: Tracker) -> bool:

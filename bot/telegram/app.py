@@ -33,12 +33,13 @@ from bot.chat import ChatService
 from bot.telegram import conversation, faq, lang, start
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.delivery import DeliveryWorker
-from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate
+from bot.telegram.limits import throttle
+from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate, recorder
 from bot.telegram.replies import send_text
 from common.case_client import CaseClient
 from common.i18n import t
 from common.scripts import EN, ZH_HANS
-from common.settings import Settings
+from common.settings import Settings, SettingsError
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ COMMANDS = ("start", "faq", "apply", "status", "human", "cancel", "lang", "help"
 RATE_LIMIT_RETRIES = 5
 MAX_CONCURRENT_UPDATES = 64
 START_RETRY_MAX_S = 60.0
+POLL_TIMEOUT_S = 10  # long-polling wait of getUpdates
 MEDIA = (
     filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.Document.ALL | filters.VIDEO
     | filters.VIDEO_NOTE | filters.ANIMATION | filters.LOCATION | filters.VENUE | filters.POLL | filters.Dice.ALL
@@ -90,16 +92,19 @@ def build_telegram(
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .job_queue(None)  # scheduling is done with asyncio (see bot/notifier.py)
     )
-    if settings.telegram_webhook_url:
-        builder = builder.updater(None)  # updates arrive at POST /telegram/webhook
+    # No PTB Updater: webhook updates arrive at POST /telegram/webhook, and polling is done by
+    # TelegramFrontEnd._poll, which confirms updates only after handling them.
+    builder = builder.updater(None)
     application = builder.build()
+    application.update_processor.on_handled = recorder(sessions)  # type: ignore[attr-defined]
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings, chat=chat_service, sessions=sessions, knowledge=knowledge, cases=case_client,
         http=http or httpx.AsyncClient(),
     )
 
     private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, drop_duplicate), group=-1)
+    application.add_handler(TypeHandler(Update, drop_duplicate), group=-2)
+    application.add_handler(TypeHandler(Update, throttle), group=-1)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("faq", faq.faq, filters=private))
     application.add_handler(CommandHandler(list(conversation.PAYLOADS), conversation.shortcut, filters=private))
@@ -136,10 +141,14 @@ class TelegramFrontEnd:
         self.application = application
         self.settings = settings
         self.webhook_mode = bool(settings.telegram_webhook_url)
+        if self.webhook_mode and not settings.telegram_webhook_secret:
+            # Without it anyone who finds the URL can post updates as any Telegram user.
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is (webhook mode)")
         self.delivery = DeliveryWorker(application.bot, application.bot_data[SERVICES_KEY],
                                        poll_s=max(0.2, settings.notifier_poll_s))
         self._task: Optional[asyncio.Task] = None
         self._delivery_task: Optional[asyncio.Task] = None
+        self.polling = False  # the first getUpdates answered (tests wait for it)
 
     def wake_delivery(self) -> None:
         self.delivery.wake()
@@ -164,8 +173,6 @@ class TelegramFrontEnd:
         except TelegramError as exc:
             logger.warning("setMyCommands failed: %s", type(exc).__name__)
         if self.webhook_mode:
-            if not self.settings.telegram_webhook_secret:
-                logger.error("TELEGRAM_WEBHOOK_SECRET is empty: every webhook call will be refused (403)")
             await self.application.bot.set_webhook(
                 self.settings.telegram_webhook_url,
                 secret_token=self.settings.telegram_webhook_secret or None,
@@ -173,11 +180,36 @@ class TelegramFrontEnd:
             )
             logger.info("telegram bot started (webhook)")
         else:
-            assert self.application.updater is not None
             await self.application.bot.delete_webhook()
-            await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
             logger.info("telegram bot started (long polling)")
+            self._delivery_task = asyncio.create_task(self.delivery.run(), name="telegram-delivery")
+            await self._poll()
+            return
         self._delivery_task = asyncio.create_task(self.delivery.run(), name="telegram-delivery")
+
+    async def _poll(self) -> None:
+        """Long polling that acknowledges updates only once they are handled.
+
+        PTB's Updater confirms a batch (the next getUpdates' offset) as soon as it is queued, so
+        updates fetched but not yet handled when the gateway stops are lost. Here a batch is
+        handled first (chats concurrently, each chat in order, through the update processor)
+        and only then confirmed: a stop mid-batch gets it again on restart (at-least-once),
+        and the duplicate guard drops what had already been handled.
+        """
+        app, offset, delay = self.application, None, 1.0
+        while True:
+            try:
+                updates = await app.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S,
+                                                    allowed_updates=Update.ALL_TYPES)
+            except TelegramError as exc:
+                logger.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(START_RETRY_MAX_S, delay * 2)
+                continue
+            self.polling, delay = True, 1.0
+            if updates:
+                await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
+                offset = updates[-1].update_id + 1
 
     async def stop(self) -> None:
         for task in (self._delivery_task, self._task):

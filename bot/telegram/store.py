@@ -88,6 +88,11 @@ def payload_of(data: str, *, session: Session) -> Optional[str]:
     return None
 
 
+def was_handled(update_id: int, *, session: Session) -> bool:
+    """Whether `update_id` was handled to the end before (a repeated delivery)."""
+    return session.get(SeenUpdate, update_id) is not None
+
+
 def first_sighting(update_id: int, *, session: Session) -> bool:
     """Records `update_id`; False when it was seen before (a duplicate delivery)."""
     if session.get(SeenUpdate, update_id) is not None:

@@ -1,9 +1,11 @@
 """`POST /telegram/webhook`: Telegram's updates in webhook mode (`TELEGRAM_WEBHOOK_URL` set).
 
 Telegram sends the secret given to setWebhook in `X-Telegram-Bot-Api-Secret-Token`; a
-request without the right one is refused (403), a body that is not an update gets 400, and a
-good update is queued for the Application (the answer does not wait for the handlers, so
-Telegram does not time out and resend).
+request without the right one is refused (403; webhook mode does not start without a secret),
+a body that is not an update gets 400, and a good update is handled before the answer: Telegram
+takes the 200 as the acknowledgement, so an update whose handling did not finish (the gateway
+stopped, an error) is sent again (at-least-once; the duplicate guard makes it once for the
+resident). One chat's updates still run in order (the per-chat update processor).
 """
 
 from __future__ import annotations
@@ -43,5 +45,6 @@ async def receive_update(request: Request) -> JSONResponse:
         return JSONResponse({"error": "malformed update"}, status_code=400)
     if not front.application.running:
         return JSONResponse({"error": "bot starting"}, status_code=503)
-    await front.application.update_queue.put(update)
+    application = front.application
+    await application.update_processor.process_update(update, application.process_update(update))
     return JSONResponse({"ok": True})

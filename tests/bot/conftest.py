@@ -137,7 +137,7 @@ async def telegram_bot(tmp_path: Any, emulator: BotApiEmulator, kb: KnowledgeBas
         front = TelegramFrontEnd(application, settings)
         await front.start()
         deadline = time.monotonic() + 10
-        while not (application.updater and application.updater.running) and time.monotonic() < deadline:
+        while not front.polling and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         try:
             yield TelegramBot(emulator, front, rasa, sessions, chat)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from telegram import Bot
 
+from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.webhook import SECRET_HEADER, router
 from common.settings import Settings
 
@@ -21,19 +21,24 @@ UPDATE = {"update_id": 77, "message": {"message_id": 1, "date": 0, "chat": {"id"
 def client() -> TestClient:
     app = FastAPI()
     app.include_router(router)
-    queue: asyncio.Queue = asyncio.Queue()
-    application = SimpleNamespace(bot=Bot("1:x"), update_queue=queue, running=True)
+    handled: list = []
+
+    async def process_update(update) -> None:  # noqa: ANN001
+        handled.append(update)
+
+    application = SimpleNamespace(bot=Bot("1:x"), running=True, handled=handled, process_update=process_update,
+                                  update_processor=PerChatUpdateProcessor())
     app.state.telegram = SimpleNamespace(
         webhook_mode=True, settings=Settings(telegram_webhook_secret="s3cret"), application=application
     )
     return TestClient(app)
 
 
-def test_right_secret_queues_the_update(client: TestClient) -> None:
+def test_right_secret_handles_the_update_before_answering(client: TestClient) -> None:
     response = client.post("/telegram/webhook", json=UPDATE, headers={SECRET_HEADER: "s3cret"})
-    assert response.status_code == 200
-    queued = client.app.state.telegram.application.update_queue.get_nowait()
-    assert queued.update_id == 77 and queued.effective_chat.id == 5
+    assert response.status_code == 200  # Telegram's acknowledgement: sent once the update is handled
+    [handled] = client.app.state.telegram.application.handled
+    assert handled.update_id == 77 and handled.effective_chat.id == 5
 
 
 @pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}])

@@ -1,4 +1,4 @@
-"""GET /processes/preview and the choice of process, voltage and zero investment."""
+"""POST (and GET) /processes/preview and the choice of process, voltage and zero investment."""
 
 from __future__ import annotations
 
@@ -14,11 +14,18 @@ WUCHENG = "浙江省金华市婺城区八一南街120号"
 
 
 def _preview(client: TestClient, address: str, customer_type: str, capacity_kw: float) -> Dict[str, Any]:
-    response = client.get(
-        "/processes/preview", params={"address": address, "customer_type": customer_type, "capacity_kw": capacity_kw}
+    response = client.post(
+        "/processes/preview", json={"address": address, "customer_type": customer_type, "capacity_kw": capacity_kw}
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def test_get_and_post_previews_agree(client: TestClient) -> None:
+    query = {"address": CHIKAN, "customer_type": "resident", "capacity_kw": 8}
+    by_get = client.get("/processes/preview", params=query)
+    assert by_get.status_code == 200 and by_get.json() == _preview(client, CHIKAN, "resident", 8)
+    assert client.post("/processes/preview", json={**query, "capacity_kw": 0}).status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ emulator on loopback (tests/telegram/emulator.py), started once per session too.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Dict, Iterator, Optional
 
 import httpx
@@ -17,8 +16,6 @@ import pytest
 from tests.telegram.emulator import BotApiEmulator
 from tools.services import Ports, Stack
 from tools.train import ensure_model
-
-_senders = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -50,31 +47,46 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture()
-def sender() -> str:
-    """A new conversation id for each test."""
-    return f"test-{next(_senders)}"
-
-
 class Chat:
-    """Posts turns of one conversation and keeps the last response."""
+    """One web conversation: opened through `POST /api/chat/sessions`, then every turn and
+    every read of its updates carries the conversation's bearer token (the only place the
+    e2e tests talk to the web chat API)."""
 
-    def __init__(self, client: httpx.Client, sender_id: str):
+    def __init__(self, client: httpx.Client):
         self.client = client
-        self.sender_id = sender_id
+        response = client.post("/api/chat/sessions")
+        assert response.status_code == 201, response.text
+        session = response.json()
+        self.sender_id: str = session["sender_id"]
+        self.token: str = session["token"]
 
-    def say(self, text: str, locale: Optional[str] = None) -> Dict[str, Any]:
+    @property
+    def headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def post(self, text: str, locale: Optional[str] = None) -> httpx.Response:
+        """One turn, the raw response (for tests of refusals)."""
         body: Dict[str, Any] = {"sender_id": self.sender_id, "text": text}
         if locale:
             body["locale"] = locale
-        response = self.client.post("/api/chat", json=body)
+        return self.client.post("/api/chat", json=body, headers=self.headers)
+
+    def say(self, text: str, locale: Optional[str] = None) -> Dict[str, Any]:
+        response = self.post(text, locale)
         assert response.status_code == 200, response.text
         return response.json()
 
+    def updates(self, after: int = 0, **params: Any) -> httpx.Response:
+        """`GET /api/chat/{sender_id}/updates` with this conversation's token."""
+        return self.client.get(
+            f"/api/chat/{self.sender_id}/updates", params={"after": after, **params}, headers=self.headers
+        )
+
 
 @pytest.fixture()
-def chat(client: httpx.Client, sender: str) -> Chat:
-    return Chat(client, sender)
+def chat(client: httpx.Client) -> Chat:
+    """A new conversation for each test."""
+    return Chat(client)
 
 
 def texts(reply: Dict[str, Any]) -> str:

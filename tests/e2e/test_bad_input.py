@@ -61,7 +61,7 @@ def test_very_long_message_is_cut_with_a_notice(chat: Chat) -> None:
     assert len(reply["messages"]) >= 2
 
 
-def test_updates_validate_their_parameters(client: httpx.Client) -> None:
-    assert client.get("/api/chat/ok-sender/updates", params={"after": -1}).status_code == 422
-    assert client.get("/api/chat/ok-sender/updates", params={"after": "x"}).status_code == 422
-    assert client.get("/api/chat/ok-sender/updates").json() == {"messages": [], "last_seq": 0}
+def test_updates_validate_their_parameters(chat: Chat) -> None:
+    assert chat.updates(-1).status_code == 422
+    assert chat.updates("x").status_code == 422  # type: ignore[arg-type]
+    assert chat.updates().json() == {"messages": [], "last_seq": 0}

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from common.i18n import format_money, t
+from common.rasa_auth import rasa_api_headers
 from knowledge.tariff import compute_bill
 from tests.e2e.conftest import Chat, texts
 
@@ -145,6 +146,10 @@ def test_rasas_http_api_needs_its_token(chat: Chat, stack) -> None:
     allowed = httpx.get(url, params={"token": stack.rasa_token})
     assert allowed.status_code == 200 and allowed.json()["sender_id"] == chat.sender_id
     assert httpx.post(f"{stack.rasa_url}/model/parse", json={"text": "你好"}).status_code == 401
+    # The clients' way, with no secret in the URL: a JWT signed with the token (common/rasa_auth.py).
+    signed = httpx.get(url, headers=rasa_api_headers(stack.rasa_token))
+    assert signed.status_code == 200 and signed.json()["sender_id"] == chat.sender_id
+    assert httpx.get(url, headers=rasa_api_headers("not-the-token-" * 3)).status_code == 401
 
 
 def test_faq_categories_come_in_their_defined_order(client: httpx.Client) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
-
 from common import outbox
 from common.db import create_all, make_engine, make_session_factory, session_scope
+from tests.e2e.conftest import Chat
 
 
-def test_pushed_messages_come_in_order_once(client: httpx.Client, stack, sender: str) -> None:
+def test_pushed_messages_come_in_order_once(chat: Chat, stack) -> None:
+    sender = chat.sender_id
     engine = make_engine(f"sqlite:///{stack.var_dir / 'app.db'}")
     create_all(engine)
     sessions = make_session_factory(engine)
@@ -22,8 +22,8 @@ def test_pushed_messages_come_in_order_once(client: httpx.Client, stack, sender:
         second = push("two", f"evt-2:{sender}")
     engine.dispose()
     assert again is None and second > first
-    data = client.get(f"/api/chat/{sender}/updates", params={"after": 0}).json()
+    data = chat.updates(0).json()
     assert [m["text"] for m in data["messages"]] == ["one", "two"]
     assert [m["seq"] for m in data["messages"]] == [first, second]
-    later = client.get(f"/api/chat/{sender}/updates", params={"after": data["last_seq"]}).json()
+    later = chat.updates(data["last_seq"]).json()
     assert later["messages"] == []

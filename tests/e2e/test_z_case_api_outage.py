@@ -12,8 +12,8 @@ from tests.e2e.application_helpers import apply, cases_of
 from tests.e2e.conftest import Chat, texts
 
 
-def updates(client: httpx.Client, sender_id: str) -> list:
-    return client.get(f"/api/chat/{sender_id}/updates", params={"after": 0}).json()["messages"]
+def updates(chat: Chat) -> list:
+    return chat.updates(0).json()["messages"]
 
 
 def test_application_is_queued_while_the_case_api_is_down_and_delivered_once(
@@ -30,11 +30,11 @@ def test_application_is_queued_while_the_case_api_is_down_and_delivered_once(
     finally:
         stack.start_service("cases")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not updates(client, chat.sender_id):
+    while time.monotonic() < deadline and not updates(chat):
         time.sleep(0.5)
     time.sleep(3)  # give a duplicate delivery the chance to show
     [case] = cases_of(stack, chat.sender_id)
-    pushed = updates(client, chat.sender_id)
+    pushed = updates(chat)
     receipts = [m for m in pushed if case["case_id"] in m["text"]]
     assert len(receipts) == 1
     assert any(m.get("image_url") for m in pushed)

@@ -1,10 +1,13 @@
-"""`GET /processes/preview`: what a new case would get, shown by the chat form before confirming."""
+"""`POST /processes/preview` (and the older `GET`): what a new case would get, shown by the chat
+form before confirming. Clients send the address in the POST body: query strings end up in
+access and client logs."""
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 
 from cases import crud
 from cases.context import CaseContext
@@ -22,3 +25,14 @@ def preview_process(
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
     return crud.preview(address, customer_type, capacity_kw, ctx=ctx)
+
+
+class PreviewRequest(BaseModel):
+    address: str = Field(..., min_length=1, max_length=200)
+    customer_type: CustomerType
+    capacity_kw: float = Field(..., gt=0, le=100000)
+
+
+@router.post("/preview", summary="The same preview, with the address in the body (not in a URL)")
+def preview_process_post(body: PreviewRequest, ctx: CaseContext = Depends(get_context)) -> Dict[str, Any]:
+    return crud.preview(body.address, body.customer_type, body.capacity_kw, ctx=ctx)
