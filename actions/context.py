@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.orm import sessionmaker
 
 from common.case_client import CaseClient
-from common.crypto import DecryptionError, FieldCipher
+from common.crypto import DecryptionError, FieldCipher, assistant_cipher
 from common.db import create_all, make_engine, make_session_factory
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
@@ -79,7 +79,7 @@ def cipher() -> FieldCipher:
     """Encrypts ID numbers and phones held in slots, so the tracker store never has them plain."""
     global _cipher
     if _cipher is None:
-        _cipher = FieldCipher(settings().secret("DATA_ENCRYPTION_KEY"))
+        _cipher = assistant_cipher(settings())
     return _cipher
 
 
@@ -104,7 +104,7 @@ def case_client() -> CaseClient:
     if _case_client is None:
         s = settings()
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
-        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_KEY"), http, s.case_api_timeout_s)
+        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_ACTIONS_KEY"), http, s.case_api_timeout_s)
     return _case_client
 
 

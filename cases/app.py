@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cases.api.routes import cases, events, health, processes, webhooks
+from cases.auth import KeyRing
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
 from cases.models import create_tables
@@ -27,7 +28,7 @@ from cases.processes import load_catalog
 from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
 from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
-from common.crypto import FieldCipher
+from common.crypto import case_cipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
 from common.web import limit_body_size
@@ -38,8 +39,8 @@ DISPATCHER_STOP_S = 6.0
 
 DESCRIPTION = """Reference service standing for the grid company's business system: cases of
 zero-document applications (零证办电), their stages, deadlines in working days, an event feed
-and signed webhooks. The contract for integrators is `cases/README.md`. Staff calls need the
-`X-Api-Key` header."""
+and signed webhooks. The contract for integrators is `cases/README.md`. Every route but
+`/healthz` needs a client key in `X-Api-Key` (roles actions, gateway, staff)."""
 
 
 def _field(loc: tuple) -> str:
@@ -87,7 +88,7 @@ def build_app(
         engine = make_engine(settings.case_database_url)
         create_tables(engine)
         sessions = make_session_factory(engine)
-        cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))
+        cipher = case_cipher(settings)
         chosen = registry
         http_registry: Optional[HttpRegistry] = None
         if chosen is None and settings.registry_url:
@@ -137,6 +138,7 @@ def build_app(
         version="1.0",
         lifespan=lifespan,
     )
+    app.state.keys = KeyRing.from_settings(settings)
     for module in (cases, events, processes, webhooks, health):
         app.include_router(module.router)
 

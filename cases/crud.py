@@ -104,19 +104,22 @@ def deadline_for(choice: Choice, start: dt.date, *, ctx: CaseContext) -> Deadlin
     return add_working_days(start, choice.process.time_limit_working_days, ctx.holidays)
 
 
-def request_fingerprint(body: CaseCreate, *, ctx: CaseContext) -> str:
-    """A keyed digest of the body, to tell a replay from a different request under one key."""
+def request_fingerprints(body: CaseCreate, *, ctx: CaseContext) -> List[str]:
+    """Keyed digests of the body, to tell a replay from a different request under one key.
+
+    One per fingerprint key, the current one first: a replay after a key rotation still matches.
+    """
     canonical = json.dumps(json.loads(body.json()), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return ctx.cipher.fingerprint("case-request:" + canonical)
+    return ctx.cipher.fingerprints("case-request:" + canonical)
 
 
 def find_by_idempotency_key(key: str, *, session: Session) -> Optional[Case]:
     return session.execute(select(Case).where(Case.idempotency_key == key)).scalar_one_or_none()
 
 
-def replay(existing: Case, fingerprint: str) -> Case:
+def replay(existing: Case, fingerprints: List[str]) -> Case:
     """The case made under this key, or 409 when the key was used for another body."""
-    if not hmac.compare_digest(existing.request_fingerprint, fingerprint):
+    if not any(hmac.compare_digest(existing.request_fingerprint, known) for known in fingerprints):
         raise ApiError(409, "Idempotency-Key already used with a different request", case_id=existing.case_id)
     return existing
 
@@ -216,17 +219,17 @@ def create_case(application: Application, key: str, *, session: Session, ctx: Ca
     fails on the key's unique constraint and this returns the winner's case. A race for the
     day's sequence number is retried with the next number.
     """
-    fingerprint = request_fingerprint(application.body, ctx=ctx)
+    fingerprints = request_fingerprints(application.body, ctx=ctx)
     existing = find_by_idempotency_key(key, session=session)
     if existing is not None:
-        return replay(existing, fingerprint), True
+        return replay(existing, fingerprints), True
     documents = check_documents(application, ctx=ctx)
     city_code, day = application.address.city_code, f"{ctx.today_in_china():%Y%m%d}"
     for _ in range(CREATE_RETRIES):
         seq = _next_sequence(city_code, day, session=session)
         if seq > MAX_SEQUENCE:
             raise ApiError(503, "no case numbers left for this city today; please try again tomorrow")
-        case = _new_case(application, key, fingerprint, documents, seq, ctx=ctx)
+        case = _new_case(application, key, fingerprints[0], documents, seq, ctx=ctx)
         session.add(case)
         try:
             session.flush()
@@ -234,7 +237,7 @@ def create_case(application: Application, key: str, *, session: Session, ctx: Ca
             session.rollback()
             existing = find_by_idempotency_key(key, session=session)
             if existing is not None:
-                return replay(existing, fingerprint), True
+                return replay(existing, fingerprints), True
             continue
         events.record_event(events.CASE_CREATED, case, session=session, webhook_urls=ctx.settings.webhook_urls)
         logger.info("case %s created (%s)", case.case_id, case.process["key"])

@@ -29,9 +29,9 @@ import httpx
 from common import outbox
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from tests.telegram.emulator import BotApiEmulator
+from tools.secrets_env import staff_header
 from tools.services import Ports, Stack
 
-STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
 # A fictional resident of the case API's local e-licence registry (cases/registry_seed.yml).
 APPLICANT = {
     "name": "陈海明", "id_number": "440802198003120310", "phone": "13800138000",
@@ -80,7 +80,7 @@ def push_latency(
             started = time.time()
             response = http.post(
                 f"{stack.case_api_url}/cases/{case_id}/transitions",
-                json={"to_stage": case["next_stages"][0]}, headers=STAFF_KEY,
+                json={"to_stage": case["next_stages"][0]}, headers=staff_header(),
             )
             response.raise_for_status()
             message = emulator.wait_for(chat, lambda m, c=case_id: c in m.text, since=started, timeout=timeout)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cases.conftest import CHEN, HUANG, STAFF, Clock
+from tests.cases.conftest import CHEN, HUANG, NO_KEY, STAFF, Clock
 
 
 def _verify(client: TestClient, case_id: str, last4: str, headers: Dict[str, str] = STAFF) -> Any:
@@ -58,5 +58,5 @@ def test_a_malformed_last4_is_422(client: TestClient, create: Callable[..., Dict
 
 def test_verify_needs_the_key_and_a_case(client: TestClient, create: Callable[..., Dict[str, Any]]) -> None:
     case_id = create(CHEN)["case_id"]
-    assert _verify(client, case_id, "0310", headers={}).status_code == 401
+    assert _verify(client, case_id, "0310", headers=NO_KEY).status_code == 401
     assert _verify(client, "440800-20261124-0999", "0310").status_code == 404

@@ -7,8 +7,8 @@ from typing import Any, Dict, List
 import httpx
 
 from tests.e2e.conftest import Chat
+from tools.secrets_env import staff_header
 
-STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
 # A fictional resident of the local e-licence registry (cases/registry_seed.yml).
 CHEN = {
     "name": "陈海明",
@@ -39,7 +39,7 @@ def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦", 
 def cases_of(stack, sender_id: str) -> List[Dict[str, Any]]:  # noqa: ANN001
     """The cases the case API holds for a web sender (through its staff API)."""
     response = httpx.get(
-        f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": sender_id}, headers=STAFF_KEY
+        f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": sender_id}, headers=staff_header()
     )
     assert response.status_code == 200, response.text
     return response.json()["cases"]

@@ -8,8 +8,9 @@ import sqlite3
 import httpx
 
 from common.i18n import t
-from tests.e2e.application_helpers import CHEN, STAFF_KEY, apply, cases_of
+from tests.e2e.application_helpers import CHEN, apply, cases_of
 from tests.e2e.conftest import Chat, texts
+from tools.secrets_env import staff_header
 
 
 def test_application_to_receipt_with_qr_code(chat: Chat, client: httpx.Client, stack) -> None:
@@ -129,7 +130,7 @@ def test_transitions_need_the_staff_key(stack) -> None:
     response = httpx.post(f"{stack.case_api_url}/cases/440800-20261124-0001/transitions", json={"to_stage": "x"})
     assert response.status_code == 401
     assert httpx.get(f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": "x"},
-                     headers=STAFF_KEY).status_code == 200
+                     headers=staff_header()).status_code == 200
 
 
 def test_a_question_about_applying_is_answered_with_an_offer_to_apply(chat: Chat) -> None:

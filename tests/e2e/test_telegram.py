@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from common.i18n import t
-from tests.e2e.application_helpers import CHEN, STAFF_KEY
+from tests.e2e.application_helpers import CHEN
 from tests.telegram.emulator import BotApiEmulator, Sent
+from tools.secrets_env import staff_header
 
 _chats = itertools.count(710_000)
 TIMEOUT = 60.0
@@ -78,10 +79,10 @@ def create_case(stack, chat: int, key: str) -> Dict[str, Any]:  # noqa: ANN001
 
 def transition(stack, case: Dict[str, Any]) -> Dict[str, Any]:  # noqa: ANN001
     """Moves the case to its next stage through the case API, as staff would."""
-    current = httpx.get(f"{stack.case_api_url}/cases/{case['case_id']}", headers=STAFF_KEY, timeout=30).json()
+    current = httpx.get(f"{stack.case_api_url}/cases/{case['case_id']}", headers=staff_header(), timeout=30).json()
     response = httpx.post(
         f"{stack.case_api_url}/cases/{case['case_id']}/transitions",
-        json={"to_stage": current["next_stages"][0], "note": None}, headers=STAFF_KEY, timeout=30,
+        json={"to_stage": current["next_stages"][0], "note": None}, headers=staff_header(), timeout=30,
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -178,7 +179,7 @@ def test_application_with_shared_contact_to_qr_photo(tg: BotApiEmulator, stack) 
     photo = tg.wait_for(chat, lambda m: m.method == "sendPhoto", since=since, timeout=TIMEOUT)
     assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
     cases = httpx.get(f"{stack.case_api_url}/cases", params={"channel": "telegram", "sender_id": f"tg:{chat}"},
-                      headers=STAFF_KEY, timeout=30).json()["cases"]
+                      headers=staff_header(), timeout=30).json()["cases"]
     assert len(cases) == 1 and cases[0]["case_id"] in " ".join(m.text for m in tg.sent(chat, since))
     assert cases[0]["applicant"]["phone"] == "138****8000"
 

@@ -1,4 +1,4 @@
-"""`/cases`: create (idempotent), read (redacted without the key), search, verify, move, items."""
+"""`/cases`: create (idempotent), read (redacted but for staff), search, verify, move, items (roles: cases/auth.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from cases import crud
+from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow
 from cases.context import CaseContext
-from cases.deps import get_context, get_session, has_key, require_key
+from cases.deps import get_context, get_session
 from cases.errors import ApiError
 from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, ItemUpdate, TransitionCreate, VerifyRequest
 from cases.views import case_json
@@ -18,7 +19,8 @@ from cases.views import case_json
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 ERRORS: Dict[int | str, Dict[str, Any]] = {
-    401: {"description": "Missing or wrong `X-Api-Key`"},
+    401: {"description": "Missing or unknown `X-Api-Key`"},
+    403: {"description": "This client's role may not do this"},
     404: {"description": "No such case"},
     422: {"description": "Invalid request: `{\"error\", \"problems\": [{\"field\", \"reason\"}]}`"},
 }
@@ -31,6 +33,8 @@ ERRORS: Dict[int | str, Dict[str, Any]] = {
     responses={
         200: {"description": "Replay: this Idempotency-Key already made this case (`Idempotent-Replayed: true`)"},
         400: {"description": "Missing or malformed Idempotency-Key"},
+        401: ERRORS[401],
+        403: ERRORS[403],
         409: {"description": "This Idempotency-Key was used with a different body"},
         422: ERRORS[422],
     },
@@ -38,7 +42,7 @@ ERRORS: Dict[int | str, Dict[str, Any]] = {
 def create_case(
     body: CaseCreate,
     idempotency_key: Optional[str] = Header(None, description="1-128 characters of A-Za-z0-9_.:-"),
-    full: bool = Depends(has_key),
+    who: Caller = Depends(allow(ACTIONS, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> JSONResponse:
@@ -48,33 +52,37 @@ def create_case(
     application = crud.check_application(body, ctx=ctx)
     case, replayed = crud.create_case(application, idempotency_key, session=session, ctx=ctx)
     session.commit()
+    body_json = case_json(case, cipher=ctx.cipher, full=who.is_staff)
     if replayed:
-        return JSONResponse(case_json(case, cipher=ctx.cipher, full=full), headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(body_json, headers={"Idempotent-Replayed": "true"})
     ctx.on_events()
-    return JSONResponse(case_json(case, cipher=ctx.cipher, full=full), status_code=201)
+    return JSONResponse(body_json, status_code=201)
 
 
-@router.get("", summary="A channel sender's cases, newest first", responses={401: ERRORS[401]})
+@router.get(
+    "", summary="A channel sender's cases, newest first",
+    responses={401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422]},
+)
 def search_cases(
     channel: str = Query(..., min_length=1, max_length=16),
     sender_id: str = Query(..., min_length=1, max_length=128),
-    _key: None = Depends(require_key),
+    who: Caller = Depends(allow(ACTIONS, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
     found = crud.cases_of(channel, sender_id, session=session)
-    return {"cases": [case_json(case, cipher=ctx.cipher, full=True) for case in found]}
+    return {"cases": [case_json(case, cipher=ctx.cipher, full=who.is_staff) for case in found]}
 
 
-@router.get("/{case_id}", summary="A case (redacted without X-Api-Key)", responses={404: ERRORS[404]})
+@router.get("/{case_id}", summary="A case (redacted but for staff)", responses=ERRORS)
 def read_case(
     case_id: str,
-    full: bool = Depends(has_key),
+    who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
     """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens."""
-    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=full)
+    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=who.is_staff)
 
 
 @router.post(
@@ -85,7 +93,7 @@ def read_case(
 def verify_case(
     case_id: str,
     body: VerifyRequest,
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, bool]:
@@ -103,7 +111,7 @@ def verify_case(
 def create_transition(
     case_id: str,
     body: TransitionCreate,
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
@@ -119,7 +127,7 @@ def update_item(
     case_id: str,
     item_id: int,
     body: ItemUpdate,
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:

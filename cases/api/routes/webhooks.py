@@ -7,7 +7,8 @@ from typing import Any, Dict, Optional
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from cases.deps import get_session, require_key
+from cases.auth import STAFF, Caller, allow
+from cases.deps import get_session
 from cases.webhooks import list_attempts
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 @router.get("/deliveries", summary="Webhook delivery attempts, oldest first")
 def read_deliveries(
     event_id: Optional[int] = Query(None, ge=1),
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
 ) -> Dict[str, Any]:
     return {"deliveries": list_attempts(event_id, session=session)}
