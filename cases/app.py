@@ -26,6 +26,7 @@ from cases.errors import ApiError
 from cases.models import create_tables
 from cases.processes import load_catalog
 from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
+from cases.sms import SmsSender, sender_from_settings
 from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
 from common.crypto import case_cipher
@@ -79,9 +80,10 @@ def build_app(
     settings: Settings,
     *,
     registry: Optional[Registry] = None,
+    sms: Optional[SmsSender] = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> FastAPI:
-    """The case API's ASGI app. `registry` and `clock` replace the defaults in tests."""
+    """The case API's ASGI app. `registry`, `sms` and `clock` replace the defaults in tests."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +114,7 @@ def build_app(
             catalog=load_catalog(),
             holidays=load_holiday_file(settings.holidays_file),
             registry=chosen,
+            sms=sms if sms is not None else sender_from_settings(settings),
             clock=clock,
             on_events=dispatcher.wake,
         )

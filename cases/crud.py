@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cases import events
 from cases.context import CaseContext
 from cases.errors import ApiError, invalid, not_found, problem
-from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageEntry, VerifyAttempt
+from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageEntry
 from cases.processes import Choice, NoProcess
 from cases.registry import RegistryUnavailable
 from cases.schemas import LINKED_STATUSES, PENDING_STATUSES, CaseCreate
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SEQUENCE = 9999
 CREATE_RETRIES = 8
-VERIFY_MAX_WRONG = 5
-VERIFY_WINDOW = dt.timedelta(hours=1)
 _CASE_ID = re.compile(r"^(\d{6})(\d{8})(\d{4})$")
 
 PENDING_PROPERTY = "property_online_approval"
@@ -304,26 +302,6 @@ def move_case(case: Case, to_stage: str, note: Optional[str], *, session: Sessio
     )
     logger.info("case %s moved %s -> %s", case.case_id, previous, to_stage)
     return case
-
-
-def verify_last4(case: Case, id_last4: str, *, session: Session, ctx: CaseContext) -> bool:
-    """Whether `id_last4` ends the applicant's ID (X in any case); 429 after 5 wrong in an hour."""
-    now = ctx.now_naive()
-    wrong = session.execute(
-        select(func.count(VerifyAttempt.id)).where(
-            VerifyAttempt.case_pk == case.id, VerifyAttempt.ok.is_(False), VerifyAttempt.at > now - VERIFY_WINDOW
-        )
-    ).scalar_one()
-    if wrong >= VERIFY_MAX_WRONG:
-        logger.warning("case %s: verification locked after %d wrong tries", case.case_id, wrong)
-        raise ApiError(
-            429, "too many wrong tries for this case; try again later",
-            headers={"Retry-After": str(int(VERIFY_WINDOW.total_seconds()))},
-        )
-    actual = ctx.cipher.decrypt(case.id_number_enc)[-4:].upper()
-    ok = hmac.compare_digest(actual.encode(), id_last4.strip().upper().encode())
-    session.add(VerifyAttempt(case_pk=case.id, at=now, ok=ok))
-    return ok
 
 
 def update_item(

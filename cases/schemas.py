@@ -74,10 +74,20 @@ class TransitionCreate(BaseModel):
     note: Optional[constr(max_length=1000)] = None  # type: ignore[valid-type]
 
 
-class VerifyRequest(BaseModel):
-    """`POST /cases/{case_id}/verify` body."""
+REQUESTER = r"^[A-Za-z0-9_.:@\-]{1,160}$"
 
-    id_last4: constr(strip_whitespace=True, regex=r"^[0-9Xx]{4}$")  # type: ignore[valid-type]
+
+class CodeRequest(BaseModel):
+    """`POST /cases/{case_id}/codes` body: who asks (`<channel>:<sender id>`), to be sent a code."""
+
+    requester: constr(regex=REQUESTER)  # type: ignore[valid-type]
+
+
+class VerifyRequest(BaseModel):
+    """`POST /cases/{case_id}/verify` body: the code the requester was sent."""
+
+    requester: constr(regex=REQUESTER)  # type: ignore[valid-type]
+    code: constr(strip_whitespace=True, regex=r"^[0-9]{6}$")  # type: ignore[valid-type]
 
 
 class ItemUpdate(BaseModel):

@@ -118,6 +118,10 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     notifier_poll_s: float = 1.0
+    # SMS gateway for the status check's one-time codes (cases/sms.py); empty in development
+    # means the file stand-in under var/.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -160,6 +164,8 @@ class Settings:
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
+            sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

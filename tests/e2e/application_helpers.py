@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Dict, List
 
 import httpx
@@ -43,3 +45,14 @@ def cases_of(stack, sender_id: str) -> List[Dict[str, Any]]:  # noqa: ANN001
     )
     assert response.status_code == 200, response.text
     return response.json()["cases"]
+
+
+def sms_code(stack, case_id: str) -> str:  # noqa: ANN001
+    """The last one-time code the case API's development SMS stand-in "texted" for a case."""
+    path = stack.var_dir / "sms_outbox.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    texts = [line["text"] for line in lines if line["case_id"] == case_id]
+    assert texts, f"no code was texted for {case_id}"
+    match = re.search(r"(?<![0-9])[0-9]{6}(?![0-9])", texts[-1].replace(case_id, ""))
+    assert match, texts[-1]
+    return match.group(0)

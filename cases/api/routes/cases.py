@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from cases import crud
+from cases import codes, crud
 from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow
 from cases.context import CaseContext
 from cases.deps import get_context, get_session
 from cases.errors import ApiError
-from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, ItemUpdate, TransitionCreate, VerifyRequest
+from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, CodeRequest, ItemUpdate, TransitionCreate, VerifyRequest
 from cases.views import case_json
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -86,9 +86,41 @@ def read_case(
 
 
 @router.post(
+    "/{case_id}/codes",
+    status_code=202,
+    summary="Text a one-time status-check code to the phone on the case",
+    responses={
+        202: {"description": "Accepted: a code was sent if such a case exists (the answer never says)"},
+        401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422],
+        429: {"description": "Too many codes asked for (this requester, or this case, within an hour)"},
+        503: {"description": "No SMS gateway configured, or it failed"},
+    },
+)
+def request_code(
+    case_id: str,
+    body: CodeRequest,
+    _who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
+    session: Session = Depends(get_session),
+    ctx: CaseContext = Depends(get_context),
+) -> JSONResponse:
+    """For someone who names a case that is not their own sender's (cases/codes.py)."""
+    try:
+        sent = codes.request_code(case_id, body.requester, session=session, ctx=ctx, sms=ctx.sms)
+    finally:
+        session.commit()
+    if not sent:
+        raise codes.too_many()
+    return JSONResponse({"accepted": True}, status_code=202)
+
+
+@router.post(
     "/{case_id}/verify",
-    summary="Check the last four ID characters",
-    responses={**ERRORS, 429: {"description": "Five wrong tries for this case within an hour"}},
+    summary="Check a one-time status-check code",
+    responses={
+        200: {"description": "`{\"verified\": bool}`; false for a wrong, spent or expired code and for no such case"},
+        401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422],
+        429: {"description": "Too many checks by this requester within an hour"},
+    },
 )
 def verify_case(
     case_id: str,
@@ -97,9 +129,10 @@ def verify_case(
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, bool]:
-    case = crud.get_case(case_id, session=session)
-    verified = crud.verify_last4(case, body.id_last4, session=session, ctx=ctx)
-    session.commit()
+    try:
+        verified = codes.check_code(case_id, body.requester, body.code, session=session, ctx=ctx)
+    finally:
+        session.commit()
     return {"verified": verified}
 
 
