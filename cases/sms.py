@@ -6,7 +6,8 @@ API sends through an `SmsSender`:
   operator's SMS provider) with `Authorization: Bearer <SMS_GATEWAY_TOKEN>`;
 - `FileSms`, the development stand-in, appends each message as a JSON line to
   `<VAR_DIR>/sms_outbox.jsonl` (code included: that file is the phone in development, and tests
-  read it). It is refused outside development; the log only ever shows the phone masked.
+  read it; the phone number masked, like every file the services write). It is never used
+  outside development; the log only ever shows the phone masked.
 Without a gateway outside development, code requests answer 503 and say so.
 """
 
@@ -45,7 +46,7 @@ class FileSms:
 
     def send(self, phone: str, text: str, *, case_id: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"case_id": case_id, "phone": phone, "text": text}, ensure_ascii=False)
+        line = json.dumps({"case_id": case_id, "phone": mask_phone(phone), "text": text}, ensure_ascii=False)
         with self._lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
         logger.info("development SMS for case %s to %s written to %s", case_id, mask_phone(phone), self.path.name)
