@@ -59,7 +59,8 @@ def percentile(values: List[float], q: float) -> float:
 
 def _create_case(http: httpx.Client, stack: Stack, chat: int) -> Dict[str, Any]:
     body = {**APPLICANT, "channel": "telegram", "sender_id": f"tg:{chat}"}
-    response = http.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": f"bench-tg-{chat}"})
+    response = http.post(f"{stack.case_api_url}/cases", json=body,
+                         headers={"Idempotency-Key": f"bench-tg-{chat}", **staff_header()})
     response.raise_for_status()
     return response.json()
 

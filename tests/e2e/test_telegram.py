@@ -72,7 +72,8 @@ def create_case(stack, chat: int, key: str) -> Dict[str, Any]:  # noqa: ANN001
         "channel": "telegram", "sender_id": f"tg:{chat}", "locale": "zh_Hans",
         "consent": {"registry": True, "esign": True, "confirmed_at": "2026-11-24T10:00:00+08:00"},
     }
-    response = httpx.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": key}, timeout=30)
+    response = httpx.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": key, **staff_header()},
+                          timeout=30)
     assert response.status_code in (200, 201), response.text
     return response.json()
 
