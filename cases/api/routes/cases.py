@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -13,7 +13,7 @@ from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow
 from cases.context import CaseContext
 from cases.deps import get_context, get_session
 from cases.errors import ApiError
-from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, CodeRequest, ItemUpdate, TransitionCreate, VerifyRequest
+from cases.schemas import IDEMPOTENCY_KEY, MAX_ID, CaseCreate, CodeRequest, ItemUpdate, TransitionCreate, VerifyRequest
 from cases.views import case_json
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -158,8 +158,8 @@ def create_transition(
 @router.patch("/{case_id}/items/{item_id}", summary="Update a linked water/gas application", responses=ERRORS)
 def update_item(
     case_id: str,
-    item_id: int,
     body: ItemUpdate,
+    item_id: int = Path(..., ge=1, le=MAX_ID),
     _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),

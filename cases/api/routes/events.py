@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cases.auth import GATEWAY, STAFF, Caller, allow
 from cases.deps import get_session
 from cases.events import list_events
+from cases.schemas import MAX_ID
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/events", tags=["events"])
     },
 )
 def read_events(
-    after: int = Query(0, ge=0, description="Cursor: the last event id already seen"),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Cursor: the last event id already seen"),
     limit: int = Query(100, ge=1, le=500),
     _who: Caller = Depends(allow(GATEWAY, STAFF)),
     session: Session = Depends(get_session),
