@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 CODE_TTL = dt.timedelta(minutes=10)
+CODE_RETENTION = dt.timedelta(days=1)
 MAX_WRONG_PER_CODE = 5
 WINDOW = dt.timedelta(hours=1)
 MAX_CODES_PER_REQUESTER_CASE = 3
@@ -132,7 +133,9 @@ def request_code(
     if sms is None:
         raise ApiError(503, "SMS sending is not configured (SMS_GATEWAY_URL)")
     now = ctx.now_naive()
+    # Retention: counters go when their window ends, codes a day after they expired.
     session.execute(delete(RateCounter).where(RateCounter.expires_at < now))
+    session.execute(delete(StatusCode).where(StatusCode.expires_at < now - CODE_RETENTION))
     typed = (normalize_case_id(case_id) or case_id.strip())[:40]
     for scope, limit in (
         (f"codes:req:{requester}", MAX_CODES_PER_REQUESTER),
