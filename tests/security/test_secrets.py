@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +15,9 @@ from cryptography.fernet import Fernet
 
 from common.crypto import DecryptionError, FieldCipher, legacy_key
 from common.secret_rules import problems
-from common.settings import DEV_SECRETS, Settings, SettingsError
+from common.settings import DEV_SECRETS, ROOT, Settings, SettingsError
 from tools import secrets_env
+from tools.services import free_port
 
 
 @pytest.fixture()
@@ -103,3 +108,15 @@ def test_key_lists_rotate_and_a_legacy_passphrase_key_stays_readable() -> None:
     assert FieldCipher([new, legacy]).decrypt(FieldCipher([legacy]).encrypt("x")) == "x"
     with pytest.raises(ValueError):
         FieldCipher(["change-me-data-encryption-key"])
+
+
+def test_a_service_started_without_app_env_refuses_and_names_the_secrets() -> None:
+    env = {name: value for name, value in os.environ.items() if name not in {*DEV_SECRETS, "APP_ENV"}}
+    env["VAR_DIR"] = tempfile.mkdtemp(prefix="refusing-")
+    started = subprocess.run(
+        [sys.executable, "-m", "cases.main", "--port", str(free_port())], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert started.returncode != 0
+    assert "refusing to start with APP_ENV=production" in started.stderr
+    assert "CASE_API_KEYS item 1 is a published placeholder" in started.stderr
