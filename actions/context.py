@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from common import pii_vault
 from common.case_client import CaseClient
-from common.crypto import DecryptionError, FieldCipher
+from common.crypto import DecryptionError, FieldCipher, assistant_cipher
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
@@ -80,7 +80,7 @@ def cipher() -> FieldCipher:
     """Encrypts ID numbers and phones held in slots, so the tracker store never has them plain."""
     global _cipher
     if _cipher is None:
-        _cipher = FieldCipher(settings().secret("DATA_ENCRYPTION_KEY"))
+        _cipher = assistant_cipher(settings())
     return _cipher
 
 
@@ -105,7 +105,7 @@ def case_client() -> CaseClient:
     if _case_client is None:
         s = settings()
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
-        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_KEY"), http, s.case_api_timeout_s)
+        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_ACTIONS_KEY"), http, s.case_api_timeout_s)
     return _case_client
 
 

@@ -1,8 +1,10 @@
-""""Where is my application?": the sender's own cases, or one case after an ID check.
+""""Where is my application?": the sender's own cases, or one case after a one-time code.
 
-A resident sees the cases their own conversation created. A case number that is not theirs
-is shown only after they give the last four characters of the applicant's ID number, which
-the case API checks (and locks after repeated wrong tries); a wrong answer reveals nothing.
+A resident sees the cases their own conversation created, without any check. A case number
+that is not theirs is shown only after they type the one-time code the case API texted to the
+phone on the case (cases/codes.py): the reply is the same whether the case exists or not, a
+wrong code reveals nothing, and the limits are per requester, so a stranger cannot lock the
+applicant out. (The form's slot keeps its old name `id_last4`, which the model was trained on.)
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from common.identity import halfwidth
 logger = logging.getLogger(__name__)
 
 CASE_NUMBER = re.compile(r"(?<!\d)(\d{6})-?(\d{8})-?(\d{4})(?!\d)")
-LAST4 = re.compile(r"(?<![0-9A-Za-z])([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+CODE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+MAX_CODE_INPUT_CHARS = 64
 MAX_CHECK_TRIES = 3
 
 
@@ -53,9 +56,16 @@ def find_case_number(text: str) -> Optional[str]:
     return "-".join(match.groups()) if match else None
 
 
-def find_last4(text: str) -> Optional[str]:
-    match = LAST4.search(halfwidth(text).strip())
-    return match.group(1).upper() if match else None
+def find_code(text: str) -> Optional[str]:
+    """The 6-digit code in a short answer ("123456", "１２３ ４５６", "验证码是123456")."""
+    compact = re.sub(r"[\s\-]", "", halfwidth(text[:MAX_CODE_INPUT_CHARS]))
+    match = CODE.search(compact)
+    return match.group(1) if match else None
+
+
+def requester_of(tracker: Tracker) -> str:
+    """Who asks the case API for a code: `<channel>:<sender id>`."""
+    return f"{channel_of(tracker)}:{tracker.sender_id}"
 
 
 def queued_count(sender_id: str) -> int:
@@ -126,7 +136,15 @@ class ActionCaseStatus(Action):
         if mine is not None:
             dispatcher.utter_message(text=status_text(mine, locale))
             return events + [SlotSet(SLOT_CASE_CHECK, None)]
-        # Not theirs: ask for the last four ID characters before saying anything about it.
+        # Not theirs: a one-time code to the phone on the case before saying anything about it.
+        try:
+            await case_client().request_code(named, requester_of(tracker))
+        except CaseApiUnavailable:
+            return _unavailable(dispatcher, locale)
+        except CaseApiRejected as exc:
+            key = "status.check_locked" if exc.status == 429 else "status.check_failed"
+            dispatcher.utter_message(text=t(key, locale))
+            return events
         return events + [
             SlotSet(SLOT_CASE_CHECK, {"case_id": named, "tries": 0}),
             FollowupAction(FORM_CASE_CHECK),
@@ -134,7 +152,7 @@ class ActionCaseStatus(Action):
 
 
 class ValidateCaseCheckForm(Action):
-    """Checks the last four ID characters the resident gives with the case API."""
+    """Checks the one-time code the resident types with the case API."""
 
     def name(self) -> str:
         return "validate_case_check_form"
@@ -151,12 +169,12 @@ class ValidateCaseCheckForm(Action):
         if wants_to_cancel(text) or (intent == INTENT_CANCEL_FORM and confidence >= 0.5):
             dispatcher.utter_message(text=t("status.check_cancelled", locale))
             return self.stop()
-        last4 = find_last4(text)
-        if last4 is None:
-            dispatcher.utter_message(text=t("status.check_format", locale))
+        code = find_code(text)
+        if code is None:
+            dispatcher.utter_message(text=t("status.code_format", locale))
             return [SlotSet(SLOT_ID_LAST4, None)]
         try:
-            verified = await case_client().verify(check["case_id"], last4)
+            verified = await case_client().verify(check["case_id"], code, requester_of(tracker))
         except CaseApiUnavailable:
             dispatcher.utter_message(text=t("status.unavailable", locale))
             return self.stop()
@@ -171,7 +189,7 @@ class ValidateCaseCheckForm(Action):
         if check["tries"] >= MAX_CHECK_TRIES:
             dispatcher.utter_message(text=t("status.check_failed", locale))
             return self.stop()
-        dispatcher.utter_message(text=t("status.check_wrong", locale))
+        dispatcher.utter_message(text=t("status.code_wrong", locale))
         return [SlotSet(SLOT_ID_LAST4, None), SlotSet(SLOT_CASE_CHECK, check)]
 
     @staticmethod
@@ -181,7 +199,7 @@ class ValidateCaseCheckForm(Action):
 
 
 class ActionAskIdLast4(Action):
-    """Asks for the last four characters of the applicant's ID number."""
+    """Asks for the one-time code texted to the phone on the case."""
 
     def name(self) -> str:
         return "action_ask_id_last4"
@@ -191,6 +209,6 @@ class ActionAskIdLast4(Action):
     ) -> List[EventType]:
         locale = locale_of(tracker)
         dispatcher.utter_message(
-            text=t("status.ask_last4", locale), buttons=[replies.human_button(locale)]
+            text=t("status.ask_code", locale), buttons=[replies.human_button(locale)]
         )
         return finish(dispatcher, tracker, [SlotSet(REQUESTED_SLOT, SLOT_ID_LAST4)])

@@ -6,6 +6,13 @@ its form. A worker in the action server retries with back-off; the case API's
 `Idempotency-Key` makes a retry after a lost response return the same case, so an
 application is never lost and never duplicated. When it lands, the receipt goes to the
 resident through the one outbox (`common.outbox`), like every later message.
+
+Nothing lost, nothing blocked: rows are delivered one at a time, each in its own
+transaction. A row that cannot be read (sealed under a key no longer listed, or corrupt)
+goes to the `dead_letter` state with the reason, the resident is told through the outbox
+that staff will follow it up, and the next rows go on; staff list (and, once the key is back,
+requeue) them with `python -m tools.dead_letters`. 408, 429 and 5xx (and no answer) are
+retried with back-off; any other 4xx is final and told to the resident.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ logger = logging.getLogger(__name__)
 QUEUED = "queued"
 DELIVERED = "delivered"
 REJECTED = "rejected"
+DEAD_LETTER = "dead_letter"
 MAX_BACKOFF_S = 300.0
+# Refusals that say "not now" rather than "never": a proxy's timeout, rate limiting.
+RETRYABLE = frozenset({408, 425, 429})
 
 
 def utcnow() -> dt.datetime:
@@ -95,7 +105,8 @@ async def deliver_due(
     client: CaseClient, sessions: sessionmaker, cipher: FieldCipher, settings: Settings, limit: int = 20
 ) -> int:
     """Delivers the queued applications whose time has come, oldest first, one transaction
-    each; returns how many landed. Stops at the first that finds the API still down."""
+    each; returns how many landed. Stops at the first that finds the API still down (that row
+    waits out its back-off); an unreadable row is dead-lettered and the rest go on."""
     with session_scope(sessions) as session:
         ids = [row.id for row in due(utcnow(), limit, session=session)]
     landed = 0
@@ -114,16 +125,30 @@ async def deliver_due(
 async def _deliver(
     row: PendingApplication, client: CaseClient, cipher: FieldCipher, settings: Settings, *, session: Session
 ) -> Optional[int]:
-    """Tries one application: 1 landed, 0 refused for good, None the API is still down."""
-    body = json.loads(cipher.decrypt(row.sealed_body))
+    """Tries one application: 1 landed, 0 refused for good or dead-lettered, None to wait."""
+    try:
+        body = json.loads(cipher.decrypt(row.sealed_body))
+        if not isinstance(body, dict):
+            raise ValueError("not an application")
+    except ValueError as exc:  # DecryptionError included
+        row.status, row.last_error = DEAD_LETTER, f"unreadable: {type(exc).__name__}"
+        outbox.enqueue(
+            row.sender_id, row.channel, "application",
+            {"text": t("form.queued_dead_letter", row.locale), "buttons": []},
+            f"dead-letter:{row.idempotency_key}", session=session,
+        )
+        logger.error("queued application %s is unreadable (%s): dead-lettered for staff", row.id, type(exc).__name__)
+        return 0
     try:
         case = await client.create_case(body, row.idempotency_key, retries=0)
     except CaseApiUnavailable as exc:
-        row.attempts += 1
-        row.last_error = str(exc)[:200]
-        row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff_s(row.attempts))
+        _retry_later(row, str(exc))
         return None
     except CaseApiRejected as exc:
+        if exc.status in RETRYABLE:
+            _retry_later(row, f"HTTP {exc.status}")
+            logger.warning("queued application %s: case API answered %s, retrying later", row.id, exc.status)
+            return None
         row.status, row.last_error = REJECTED, f"HTTP {exc.status}"
         outbox.enqueue(
             row.sender_id, row.channel, "application",
@@ -139,6 +164,21 @@ async def _deliver(
         )
     logger.info("queued application %s delivered as case %s", row.id, row.case_id)
     return 1
+
+
+def _retry_later(row: PendingApplication, error: str) -> None:
+    row.attempts += 1
+    row.last_error = error[:200]
+    row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff_s(row.attempts))
+
+
+def dead_letters(*, session: Session) -> List[PendingApplication]:
+    """The rows no key could read, oldest first (for staff: tools/dead_letters.py)."""
+    return list(
+        session.execute(
+            select(PendingApplication).where(PendingApplication.status == DEAD_LETTER).order_by(PendingApplication.id)
+        ).scalars()
+    )
 
 
 async def run_worker(

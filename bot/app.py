@@ -46,7 +46,7 @@ def build_app(settings: Settings) -> FastAPI:
                 settings.secret("SERVICE_CALL_SECRET"),
             )
             app.state.case_client = CaseClient(
-                settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
+                settings.case_api_url, settings.secret("CASE_API_GATEWAY_KEY"), http, settings.case_api_timeout_s
             )
             app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
             async with background(app, settings, http):  # notifier, Telegram bot

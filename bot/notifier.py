@@ -323,7 +323,8 @@ async def _main_once() -> None:  # pragma: no cover - operator tool
     engine = make_engine(settings.database_url)
     create_all(engine)
     async with httpx.AsyncClient() as http:
-        cases = CaseClient(settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s)
+        key = settings.secret("CASE_API_GATEWAY_KEY")
+        cases = CaseClient(settings.case_api_url, key, http, settings.case_api_timeout_s)
         handled = await Notifier(cases, make_session_factory(engine), settings.notifier_poll_s).poll_once()
     print(f"{handled} event(s) read")
 

@@ -18,16 +18,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from cases.api.routes import cases, events, health, processes, webhooks
+from cases.auth import KeyRing
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
 from cases.models import create_tables
 from cases.processes import load_catalog
 from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
+from cases.sms import SmsSender, sender_from_settings
 from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
-from common.crypto import FieldCipher
+from common.crypto import case_cipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
 from common.web import limit_body_size
@@ -38,12 +41,22 @@ DISPATCHER_STOP_S = 6.0
 
 DESCRIPTION = """Reference service standing for the grid company's business system: cases of
 zero-document applications (零证办电), their stages, deadlines in working days, an event feed
-and signed webhooks. The contract for integrators is `cases/README.md`. Staff calls need the
-`X-Api-Key` header."""
+and signed webhooks. The contract for integrators is `cases/README.md`. Every route but
+`/healthz` needs a client key in `X-Api-Key` (roles actions, gateway, staff)."""
 
 
 def _field(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+
+
+def allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method the path answers (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -65,8 +78,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            problems = [{"field": "body", "reason": "not valid JSON"}]
+            return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(app, request)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -78,16 +97,17 @@ def build_app(
     settings: Settings,
     *,
     registry: Optional[Registry] = None,
+    sms: Optional[SmsSender] = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> FastAPI:
-    """The case API's ASGI app. `registry` and `clock` replace the defaults in tests."""
+    """The case API's ASGI app. `registry`, `sms` and `clock` replace the defaults in tests."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.case_database_url)
         create_tables(engine)
         sessions = make_session_factory(engine)
-        cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))
+        cipher = case_cipher(settings)
         chosen = registry
         http_registry: Optional[HttpRegistry] = None
         if chosen is None and settings.registry_url:
@@ -111,6 +131,7 @@ def build_app(
             catalog=load_catalog(),
             holidays=load_holiday_file(settings.holidays_file),
             registry=chosen,
+            sms=sms if sms is not None else sender_from_settings(settings),
             clock=clock,
             on_events=dispatcher.wake,
         )
@@ -137,6 +158,7 @@ def build_app(
         version="1.0",
         lifespan=lifespan,
     )
+    app.state.keys = KeyRing.from_settings(settings)
     for module in (cases, events, processes, webhooks, health):
         app.include_router(module.router)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from cases.processes import Catalog
 from cases.registry import Registry
+from cases.sms import SmsSender
 from cases.workdays import HolidayFile
 from common.crypto import FieldCipher
 from common.settings import Settings
@@ -31,6 +32,8 @@ class CaseContext:
     catalog: Catalog
     holidays: HolidayFile
     registry: Registry
+    # Texts the status check's one-time codes (cases/sms.py); None when none may be used.
+    sms: Optional[SmsSender] = None
     clock: Callable[[], dt.datetime] = utc_now
     # Called after a commit that queued webhook deliveries (wakes the dispatcher early).
     on_events: Callable[[], None] = field(default=lambda: None)

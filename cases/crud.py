@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cases import events
 from cases.context import CaseContext
 from cases.errors import ApiError, invalid, not_found, problem
-from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageEntry, VerifyAttempt
+from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageEntry
 from cases.processes import Choice, NoProcess
 from cases.registry import RegistryUnavailable
 from cases.schemas import LINKED_STATUSES, PENDING_STATUSES, CaseCreate
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SEQUENCE = 9999
 CREATE_RETRIES = 8
-VERIFY_MAX_WRONG = 5
-VERIFY_WINDOW = dt.timedelta(hours=1)
 _CASE_ID = re.compile(r"^(\d{6})(\d{8})(\d{4})$")
 
 PENDING_PROPERTY = "property_online_approval"
@@ -104,19 +102,22 @@ def deadline_for(choice: Choice, start: dt.date, *, ctx: CaseContext) -> Deadlin
     return add_working_days(start, choice.process.time_limit_working_days, ctx.holidays)
 
 
-def request_fingerprint(body: CaseCreate, *, ctx: CaseContext) -> str:
-    """A keyed digest of the body, to tell a replay from a different request under one key."""
+def request_fingerprints(body: CaseCreate, *, ctx: CaseContext) -> List[str]:
+    """Keyed digests of the body, to tell a replay from a different request under one key.
+
+    One per fingerprint key, the current one first: a replay after a key rotation still matches.
+    """
     canonical = json.dumps(json.loads(body.json()), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return ctx.cipher.fingerprint("case-request:" + canonical)
+    return ctx.cipher.fingerprints("case-request:" + canonical)
 
 
 def find_by_idempotency_key(key: str, *, session: Session) -> Optional[Case]:
     return session.execute(select(Case).where(Case.idempotency_key == key)).scalar_one_or_none()
 
 
-def replay(existing: Case, fingerprint: str) -> Case:
+def replay(existing: Case, fingerprints: List[str]) -> Case:
     """The case made under this key, or 409 when the key was used for another body."""
-    if not hmac.compare_digest(existing.request_fingerprint, fingerprint):
+    if not any(hmac.compare_digest(existing.request_fingerprint, known) for known in fingerprints):
         raise ApiError(409, "Idempotency-Key already used with a different request", case_id=existing.case_id)
     return existing
 
@@ -216,17 +217,17 @@ def create_case(application: Application, key: str, *, session: Session, ctx: Ca
     fails on the key's unique constraint and this returns the winner's case. A race for the
     day's sequence number is retried with the next number.
     """
-    fingerprint = request_fingerprint(application.body, ctx=ctx)
+    fingerprints = request_fingerprints(application.body, ctx=ctx)
     existing = find_by_idempotency_key(key, session=session)
     if existing is not None:
-        return replay(existing, fingerprint), True
+        return replay(existing, fingerprints), True
     documents = check_documents(application, ctx=ctx)
     city_code, day = application.address.city_code, f"{ctx.today_in_china():%Y%m%d}"
     for _ in range(CREATE_RETRIES):
         seq = _next_sequence(city_code, day, session=session)
         if seq > MAX_SEQUENCE:
             raise ApiError(503, "no case numbers left for this city today; please try again tomorrow")
-        case = _new_case(application, key, fingerprint, documents, seq, ctx=ctx)
+        case = _new_case(application, key, fingerprints[0], documents, seq, ctx=ctx)
         session.add(case)
         try:
             session.flush()
@@ -234,7 +235,7 @@ def create_case(application: Application, key: str, *, session: Session, ctx: Ca
             session.rollback()
             existing = find_by_idempotency_key(key, session=session)
             if existing is not None:
-                return replay(existing, fingerprint), True
+                return replay(existing, fingerprints), True
             continue
         events.record_event(events.CASE_CREATED, case, session=session, webhook_urls=ctx.settings.webhook_urls)
         logger.info("case %s created (%s)", case.case_id, case.process["key"])
@@ -301,26 +302,6 @@ def move_case(case: Case, to_stage: str, note: Optional[str], *, session: Sessio
     )
     logger.info("case %s moved %s -> %s", case.case_id, previous, to_stage)
     return case
-
-
-def verify_last4(case: Case, id_last4: str, *, session: Session, ctx: CaseContext) -> bool:
-    """Whether `id_last4` ends the applicant's ID (X in any case); 429 after 5 wrong in an hour."""
-    now = ctx.now_naive()
-    wrong = session.execute(
-        select(func.count(VerifyAttempt.id)).where(
-            VerifyAttempt.case_pk == case.id, VerifyAttempt.ok.is_(False), VerifyAttempt.at > now - VERIFY_WINDOW
-        )
-    ).scalar_one()
-    if wrong >= VERIFY_MAX_WRONG:
-        logger.warning("case %s: verification locked after %d wrong tries", case.case_id, wrong)
-        raise ApiError(
-            429, "too many wrong tries for this case; try again later",
-            headers={"Retry-After": str(int(VERIFY_WINDOW.total_seconds()))},
-        )
-    actual = ctx.cipher.decrypt(case.id_number_enc)[-4:].upper()
-    ok = hmac.compare_digest(actual.encode(), id_last4.strip().upper().encode())
-    session.add(VerifyAttempt(case_pk=case.id, at=now, ok=ok))
-    return ok
 
 
 def update_item(

@@ -171,17 +171,6 @@ class WebhookAttempt(Base):
     at = Column(DateTime, nullable=False)
 
 
-class VerifyAttempt(Base):
-    """A try at the last four ID characters of a case (wrong tries are rate-limited)."""
-
-    __tablename__ = "verify_attempts"
-
-    id = Column(Integer, primary_key=True)
-    case_pk = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
-    at = Column(DateTime, nullable=False)
-    ok = Column(Boolean, nullable=False)
-
-
 class RegistryPerson(Base):
     """The local e-licence registry's identities (fictional residents; see registry_seed.yml)."""
 

@@ -18,6 +18,9 @@ LOCALES = ("zh_Hans", "zh_Hant", "en")
 LINKED_KINDS = ("water", "gas")
 LINKED_STATUSES = ("submitted", "accepted", "in_progress", "done", "cancelled")
 PENDING_STATUSES = ("pending", "done")
+# Largest id a query may name: row ids are 64-bit in every database, and a bigger number
+# must be a 422, not an overflow in the driver.
+MAX_ID = 2**62
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 CustomerType = Literal["resident", "lv_business", "hv"]
@@ -74,10 +77,20 @@ class TransitionCreate(BaseModel):
     note: Optional[constr(max_length=1000)] = None  # type: ignore[valid-type]
 
 
-class VerifyRequest(BaseModel):
-    """`POST /cases/{case_id}/verify` body."""
+REQUESTER = r"^[A-Za-z0-9_.:@\-]{1,160}$"
 
-    id_last4: constr(strip_whitespace=True, regex=r"^[0-9Xx]{4}$")  # type: ignore[valid-type]
+
+class CodeRequest(BaseModel):
+    """`POST /cases/{case_id}/codes` body: who asks (`<channel>:<sender id>`), to be sent a code."""
+
+    requester: constr(strict=True, regex=REQUESTER)  # type: ignore[valid-type]
+
+
+class VerifyRequest(BaseModel):
+    """`POST /cases/{case_id}/verify` body: the code the requester was sent."""
+
+    requester: constr(strict=True, regex=REQUESTER)  # type: ignore[valid-type]
+    code: constr(strict=True, strip_whitespace=True, regex=r"^[0-9]{6}$")  # type: ignore[valid-type]
 
 
 class ItemUpdate(BaseModel):

@@ -1,9 +1,10 @@
 """The Case JSON, with personal data masked or redacted.
 
 The one place that turns a stored case into what the API returns. The ID number and the
-phone are always masked (`common.pii`); without the staff key the applicant's name is
-masked too and the address loses its street-level detail, so a case number alone (which a
-QR code or a screenshot may reveal) discloses nothing personal.
+phone are always masked (`common.pii`). Only staff (`cases/auth.py`) see the full view; every
+other client gets the applicant's name masked, the address without its street-level detail,
+and no `sender_id`, no staff notes (history, pending items) and no registry results
+(`documents`), so neither a case number nor a client key discloses who applied or from where.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def _address(case: Case, full: bool) -> Dict[str, Any]:
     return address
 
 
-def _items(case: Case) -> Dict[str, List[Dict[str, Any]]]:
+def _items(case: Case, full: bool) -> Dict[str, List[Dict[str, Any]]]:
     pending = [
-        {"id": item.id, "kind": item.kind, "status": item.status, "note": item.note}
+        {"id": item.id, "kind": item.kind, "status": item.status, **({"note": item.note} if full else {})}
         for item in case.items
         if item.item_group == ITEM_PENDING
     ]
@@ -56,15 +57,17 @@ def _items(case: Case) -> Dict[str, List[Dict[str, Any]]]:
 
 
 def case_json(case: Case, *, cipher: FieldCipher, full: bool) -> Dict[str, Any]:
-    """The Case JSON; `full` (valid staff key) shows the name and the address detail."""
+    """The Case JSON; `full` (the staff role) adds name, address detail, sender, notes, documents."""
     name = cipher.decrypt(case.name_enc)
-    return {
+    body: Dict[str, Any] = {
         "case_id": case.case_id,
         "status": case.status,
         "stage": case.stage,
         "stages": case.stages,
         "next_stages": next_stages(case),
-        "history": [{"stage": h.stage, "at": optional_dt(h.at), "note": h.note} for h in case.history],
+        "history": [
+            {"stage": h.stage, "at": optional_dt(h.at), **({"note": h.note} if full else {})} for h in case.history
+        ],
         "process": case.process,
         "deadline": case.deadline.isoformat(),
         "deadline_basis": case.deadline_basis,
@@ -81,7 +84,7 @@ def case_json(case: Case, *, cipher: FieldCipher, full: bool) -> Dict[str, Any]:
         "sender_id": case.sender_id,
         "locale": case.locale,
         "documents": {"identity": case.identity_document, "property": case.property_document},
-        **_items(case),
+        **_items(case, full),
         "signature": {
             "confirmed_at": optional_dt(case.consent_confirmed_at),
             "registry_consent": case.registry_consent,
@@ -90,3 +93,6 @@ def case_json(case: Case, *, cipher: FieldCipher, full: bool) -> Dict[str, Any]:
         "created_at": optional_dt(case.created_at),
         "updated_at": optional_dt(case.updated_at),
     }
+    if not full:
+        del body["sender_id"], body["documents"]
+    return body

@@ -7,8 +7,11 @@ lifespan, posts due deliveries, records every attempt in `webhook_attempts`, and
 seconds, giving up after `max_attempts`. The queue is in the database, so a restart picks
 up where it stopped.
 
-Requests carry `X-Signature: sha256=<hex HMAC-SHA256 of the raw body with WEBHOOK_SECRET>`
-and `X-Event-Id`; receivers should check the signature and ignore event ids they have seen.
+Requests carry `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`
+(`common/webhook_signature.py`, which has the receiver's check: refused when older than five
+minutes) and `X-Event-Id`; receivers should also ignore event ids they have seen. Due
+deliveries are picked by `next_attempt_at <= now`, so deliveries waiting out a back-off
+never take the place of new ones in a round.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cases.context import utc_now
 from cases.events import event_json
 from cases.models import Event, WebhookAttempt, WebhookDelivery, optional_dt
-from common.crypto import sign
 from common.db import session_scope
+from common.webhook_signature import HEADER, signature_header
 
 logger = logging.getLogger(__name__)
 BATCH = 50
@@ -54,15 +57,17 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def signed_request(secret: str, event: Dict[str, Any]) -> tuple[bytes, Dict[str, str]]:
-    """The raw body and headers of one webhook POST."""
-    body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+def signed_request(
+    secret: str, event: Dict[str, Any], timestamp: Optional[int] = None
+) -> tuple[bytes, Dict[str, str]]:
+    """The raw body and headers of one webhook POST, signed at `timestamp` (now)."""
+    body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {
         "Content-Type": "application/json",
-        "X-Signature": f"sha256={sign(secret, body)}",
+        HEADER: signature_header(secret, body, timestamp),
         "X-Event-Id": str(event["id"]),
     }
-    return body.encode("utf-8"), headers
+    return body, headers
 
 
 def due_deliveries(*, session: Session, now: dt.datetime, limit: int = BATCH) -> List[int]:

@@ -1,7 +1,8 @@
 """The only code that calls the case API (the grid company's business system).
 
-Used by the action server (create a case, list a sender's cases, check the last four ID
-characters) and by the gateway (follow the event feed). Every call has a timeout; creation
+Used by the action server (create a case, list a sender's cases, the status check's one-time
+codes) and by the gateway (status page, Telegram deep links, the event feed), each with its
+own client key (`X-Api-Key`, see cases/auth.py). Every call has a timeout; creation
 is retried with the same `Idempotency-Key`, so a retry after a lost response never makes a
 second case. The contract is in `cases/README.md` (OpenAPI at the service's `/docs`).
 """
@@ -93,12 +94,23 @@ class CaseClient:
         response = await self._call("GET", "/cases", params={"channel": channel, "sender_id": sender_id}, retries=1)
         return list(self._json(response).get("cases") or [])
 
-    async def verify(self, case_id: str, id_last4: str) -> bool:
-        """Whether `id_last4` are the last four characters of the applicant's ID number.
+    async def request_code(self, case_id: str, requester: str) -> None:
+        """Has a one-time code texted to the phone on the case, if such a case exists.
 
-        Raises `CaseApiRejected` with status 429 after too many wrong tries, 404 for no case.
+        `requester` is `<channel>:<sender id>` of whoever asks. The answer is the same whether
+        the case exists or not; `CaseApiRejected` 429 when too many codes were asked for,
+        `CaseApiUnavailable` when no SMS can be sent.
         """
-        response = await self._call("POST", f"/cases/{quote(case_id, safe='')}/verify", json={"id_last4": id_last4})
+        path = f"/cases/{quote(case_id, safe='')}/codes"
+        self._json(await self._call("POST", path, json={"requester": requester}))
+
+    async def verify(self, case_id: str, code: str, requester: str) -> bool:
+        """Whether `code` is the live code `requester` was sent for the case (false for no case).
+
+        Raises `CaseApiRejected` with status 429 after too many checks by this requester.
+        """
+        path = f"/cases/{quote(case_id, safe='')}/verify"
+        response = await self._call("POST", path, json={"code": code, "requester": requester})
         return bool(self._json(response).get("verified"))
 
     async def preview(self, address: str, customer_type: str, capacity_kw: float) -> Dict[str, Any]:

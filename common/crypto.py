@@ -1,13 +1,18 @@
 """Encryption of personal data at rest, and keyed fingerprints for looking it up.
 
 ID numbers and phones are stored as Fernet tokens (AES-128-CBC + HMAC-SHA256, from
-`cryptography`) under `DATA_ENCRYPTION_KEY`, so a copied database file reveals nothing. To find
-a record by ID number without decrypting every row, a keyed fingerprint (HMAC-SHA256 with a
-key derived from the same secret) is stored beside the token.
+`cryptography`), so a copied database file reveals nothing. Keys come as lists for rotation
+(`MultiFernet`): the first key encrypts, every key decrypts, and `tools/rotate_keys.py`
+re-encrypts stored data under the first. The assistant (`DATA_ENCRYPTION_KEYS`) and the case
+API (`CASE_DATA_ENCRYPTION_KEYS`) have separate keys. Every key must be a real Fernet key
+(`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`;
+`make run` generates them); nothing is derived from a passphrase any more. Data sealed by the
+old code under a passphrase stays readable by listing `legacy_key(passphrase)` after the
+current key and running the rotation.
 
-`DATA_ENCRYPTION_KEY` is a Fernet key (`python -c "from cryptography.fernet import Fernet;
-print(Fernet.generate_key().decode())"`). In development a placeholder is accepted and turned
-into a key by hashing, so `make run` needs no set-up; `Settings.check` refuses it elsewhere.
+To find a record by ID number without decrypting every row, a keyed fingerprint (HMAC-SHA256)
+is stored beside the token, under a separate fingerprint key (`CASE_FINGERPRINT_KEYS`: the
+first computes, all match, the rotation recomputes stored ones).
 """
 
 from __future__ import annotations
@@ -15,32 +20,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from common.settings import Settings
 
 
 class DecryptionError(ValueError):
-    """A stored token was not made with this key (wrong key, or tampered data)."""
+    """A stored token was not made with any of these keys (wrong key, or tampered data)."""
 
 
-def _fernet_key(secret: str) -> bytes:
-    """The secret itself when it is a Fernet key, else a key derived from it (development)."""
-    raw = secret.encode()
-    try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
-    except (ValueError, TypeError):
-        pass
-    return base64.urlsafe_b64encode(hashlib.sha256(b"fernet:" + raw).digest())
+def legacy_key(passphrase: str) -> str:
+    """The Fernet key the code before key lists derived from a non-key `DATA_ENCRYPTION_KEY`."""
+    return base64.urlsafe_b64encode(hashlib.sha256(b"fernet:" + passphrase.encode()).digest()).decode()
 
 
 class FieldCipher:
     """Encrypts and decrypts single text fields; fingerprints them for equality look-ups."""
 
-    def __init__(self, secret: str):
-        key = _fernet_key(secret)
-        self._fernet = Fernet(key)
-        self._mac_key = hashlib.sha256(b"fingerprint:" + key).digest()
+    def __init__(self, keys: Sequence[str], fingerprint_keys: Sequence[str] = ()):
+        if not keys:
+            raise ValueError("at least one Fernet key is required")
+        self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in keys])
+        self._mac_keys = [hashlib.sha256(b"fingerprint:" + key.encode()).digest() for key in fingerprint_keys]
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
@@ -49,11 +52,34 @@ class FieldCipher:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, ValueError) as exc:
-            raise DecryptionError("stored personal data cannot be decrypted with this key") from exc
+            raise DecryptionError("stored personal data cannot be decrypted with these keys") from exc
+
+    def rotate(self, token: str) -> str:
+        """The token re-encrypted under the first key (DecryptionError when no key reads it)."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except (InvalidToken, ValueError) as exc:
+            raise DecryptionError("stored personal data cannot be decrypted with these keys") from exc
 
     def fingerprint(self, value: str) -> str:
-        """A stable keyed digest of `value` (hex): equal values give equal fingerprints."""
-        return hmac.new(self._mac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        """A stable keyed digest of `value` (hex) under the first fingerprint key."""
+        return self.fingerprints(value)[0]
+
+    def fingerprints(self, value: str) -> list[str]:
+        """`value`'s digest under every fingerprint key, the current one first (for matching)."""
+        if not self._mac_keys:
+            raise ValueError("no fingerprint key configured")
+        return [hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest() for key in self._mac_keys]
+
+
+def assistant_cipher(settings: Settings) -> FieldCipher:
+    """The cipher of the application database, the form's slots and Rasa's tracker store."""
+    return FieldCipher(settings.secret_list("DATA_ENCRYPTION_KEYS"))
+
+
+def case_cipher(settings: Settings) -> FieldCipher:
+    """The case API's cipher: its own Fernet keys and fingerprint keys."""
+    return FieldCipher(settings.secret_list("CASE_DATA_ENCRYPTION_KEYS"), settings.secret_list("CASE_FINGERPRINT_KEYS"))
 
 
 def sign(secret: str, message: str) -> str:

@@ -1,8 +1,11 @@
 """One settings object for every process, read from environment variables.
 
-Each variable is documented in `.env.example`. Defaults are the embedded development set-up
-(SQLite files under `var/`, services on loopback). Secrets have no usable default: a
-placeholder is refused unless `APP_ENV=development` (the default for `make run` and tests).
+Each variable is documented in `.env.example`. Defaults are the embedded set-up (SQLite files
+under `var/`, services on loopback). Production is the default environment: unless
+`APP_ENV=development` (or `test`) is set explicitly, a process refuses to start while any
+secret is a published placeholder or too short (`Settings.check`, `common/secret_rules.py`).
+`make run`, `make test` and `make bench` generate real secrets into the git-ignored `.env`
+(`tools/secrets_env.py`) and pass them to the services in their environment.
 """
 
 from __future__ import annotations
@@ -14,12 +17,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_PREFIX = "change-me"
 # Secrets and the placeholder each has in development. Outside development a placeholder (or
-# an empty value) stops the process: see `Settings.check`.
+# an empty or short value) stops the process: see `Settings.check`. The Fernet placeholders are
+# valid keys (so development needs no set-up) that are published here, hence refused elsewhere.
 DEV_SECRETS = {
-    # Staff key of the case API (`X-Api-Key`); the assistant's action server uses it too.
-    "CASE_API_KEY": "change-me-case-api-key",
-    # Encrypts ID numbers and phones at rest (Fernet key; see common/crypto.py).
-    "DATA_ENCRYPTION_KEY": "change-me-data-encryption-key",
+    # The case API's client keys, `role:key` comma-separated (roles: actions, gateway, staff;
+    # a role may have several keys, e.g. during a rotation). See cases/auth.py.
+    "CASE_API_KEYS": "actions:change-me-actions-key,gateway:change-me-gateway-key,staff:change-me-staff-key",
+    # The key each client sends (`X-Api-Key`): the action server, the gateway, staff tools.
+    "CASE_API_ACTIONS_KEY": "change-me-actions-key",
+    "CASE_API_GATEWAY_KEY": "change-me-gateway-key",
+    "CASE_API_STAFF_KEY": "change-me-staff-key",
+    # The assistant's Fernet keys (application database, form slots, Rasa's tracker store),
+    # comma-separated: the first encrypts, all decrypt (rotation: tools/rotate_keys.py).
+    "DATA_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWFzc2lzdGFudC1kYXRhLWtleS0wMDA=",
+    # The case API's own Fernet keys and its fingerprint keys (HMAC of ID numbers for look-ups,
+    # of request bodies for idempotency; the first computes, all match).
+    "CASE_DATA_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWNhc2UtYXBpLWRhdGEta2V5LTAwMDA=",
+    "CASE_FINGERPRINT_KEYS": "change-me-case-fingerprint-key",
     # Signs case-event webhooks (HMAC-SHA256).
     "WEBHOOK_SECRET": "change-me-webhook-secret",
     # Signs the status links in receipts' QR codes.
@@ -65,7 +79,7 @@ def _env_float(name: str, default: float) -> float:
 class Settings:
     """Settings of all services; build with `Settings.from_env()`."""
 
-    app_env: str = "development"
+    app_env: str = "production"
     var_dir: Path = ROOT / "var"
     database_url: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
@@ -111,6 +125,10 @@ class Settings:
     rate_sender_per_min: float = 60.0
     rate_ip_per_min: float = 600.0
     rate_sessions_per_min: float = 60.0
+    # SMS gateway for the status check's one-time codes (cases/sms.py); empty in development
+    # means the file stand-in under var/.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -118,7 +136,7 @@ class Settings:
         """Reads every setting from the environment and checks secrets for the environment."""
         var_dir = Path(_env("VAR_DIR", str(ROOT / "var")))
         settings = cls(
-            app_env=_env("APP_ENV", "development"),
+            app_env=_env("APP_ENV", "production"),
             var_dir=var_dir,
             database_url=_env("DATABASE_URL", f"sqlite:///{var_dir / 'app.db'}"),
             rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
@@ -156,6 +174,8 @@ class Settings:
             rate_sender_per_min=_env_float("RATE_SENDER_PER_MIN", 60.0),
             rate_ip_per_min=_env_float("RATE_IP_PER_MIN", 600.0),
             rate_sessions_per_min=_env_float("RATE_SESSIONS_PER_MIN", 60.0),
+            sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
+            sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()
@@ -169,8 +189,17 @@ class Settings:
     def is_development(self) -> bool:
         return self.app_env in {"development", "test"}
 
+    def secret_list(self, name: str) -> tuple[str, ...]:
+        """A comma-separated secret (key lists) as its items."""
+        return tuple(item.strip() for item in self.secret(name).split(",") if item.strip())
+
     def check(self) -> None:
-        """Refuses placeholder secrets outside development."""
-        for name, value in self.secrets.items():
-            if not self.is_development and (not value or value.startswith(PLACEHOLDER_PREFIX)):
-                raise SettingsError(f"{name} must be set to a real secret when APP_ENV={self.app_env}")
+        """Refuses malformed secrets anywhere, and placeholder or short ones outside development."""
+        from common.secret_rules import problems  # noqa: PLC0415 - keeps this module import-light
+
+        found = problems(self.secrets, strict=not self.is_development)
+        if found:
+            raise SettingsError(
+                f"refusing to start with APP_ENV={self.app_env}: " + "; ".join(found)
+                + " (set them, or run `make run` once to generate .env; APP_ENV=development accepts placeholders)"
+            )

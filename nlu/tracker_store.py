@@ -3,7 +3,7 @@
 A conversation's events hold what the resident typed, ID numbers and phones included (the
 form reads them from the message text), so Rasa's plain `SQLTrackerStore` would keep them
 readable in `var/rasa_tracker.db` or a PostgreSQL table. This store is the same class with
-the `data` column (the event as JSON) sealed with Fernet under `DATA_ENCRYPTION_KEY`
+the `data` column (the event as JSON) sealed with Fernet under `DATA_ENCRYPTION_KEYS`
 (`common.crypto`), the key the case API and the form's slots use. The other columns (sender,
 event type, timestamp, intent and action names) stay plain, so Rasa's own queries (latest
 session, event counts) work unchanged; none of them holds personal data.
@@ -24,12 +24,12 @@ from rasa.core.tracker_store import SQLTrackerStore, _create_sequence
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base
 
-from common.crypto import DecryptionError, FieldCipher
+from common.crypto import DecryptionError, FieldCipher, assistant_cipher
 from common.settings import Settings
 
 
 class TrackerDecryptionError(RuntimeError):
-    """Stored events cannot be decrypted: `DATA_ENCRYPTION_KEY` differs from the writer's.
+    """Stored events cannot be decrypted: none of `DATA_ENCRYPTION_KEYS` is the writer's.
 
     Not a `ValueError` on purpose: Rasa's `session_scope` turns any `ValueError` into a
     "PostgreSQL schema not found" message and exits the server.
@@ -38,7 +38,7 @@ class TrackerDecryptionError(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def _cipher() -> FieldCipher:
-    return FieldCipher(Settings.from_env().secret("DATA_ENCRYPTION_KEY"))
+    return assistant_cipher(Settings.from_env())
 
 
 class SealedText(sa.types.TypeDecorator):
@@ -57,7 +57,7 @@ class SealedText(sa.types.TypeDecorator):
             return _cipher().decrypt(value)
         except DecryptionError as exc:
             raise TrackerDecryptionError(
-                "conversation events cannot be decrypted: DATA_ENCRYPTION_KEY is not the key "
+                "conversation events cannot be decrypted: none of DATA_ENCRYPTION_KEYS is the key "
                 "they were written with"
             ) from exc
 

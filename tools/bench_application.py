@@ -22,12 +22,12 @@ import httpx
 import yaml
 
 from common.settings import ROOT
+from tools.secrets_env import staff_header
 from tools.services import Ports, Stack
 from tools.train import ensure_model
 from tools.web_chat import BENCH_ENV, open_conversation
 
 SCRIPTS = ROOT / "bench" / "applications.yml"
-STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
 
 
 @dataclass
@@ -45,7 +45,7 @@ def load_scripts() -> List[Dict[str, Any]]:
 
 def check_case(stack: Stack, case_id: str, expect: Dict[str, Any]) -> str:
     """Empty when the case API holds the case as expected, else what differs."""
-    case = httpx.get(f"{stack.case_api_url}/cases/{case_id}", headers=STAFF_KEY, timeout=10).json()
+    case = httpx.get(f"{stack.case_api_url}/cases/{case_id}", headers=staff_header(), timeout=10).json()
     got = {
         "customer_type": case.get("customer_type"),
         "capacity_kw": case.get("capacity_kw"),

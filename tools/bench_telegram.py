@@ -29,9 +29,9 @@ import httpx
 from common import outbox
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from tests.telegram.emulator import BotApiEmulator
+from tools.secrets_env import staff_header
 from tools.services import Ports, Stack
 
-STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
 # A fictional resident of the case API's local e-licence registry (cases/registry_seed.yml).
 APPLICANT = {
     "name": "陈海明", "id_number": "440802198003120310", "phone": "13800138000",
@@ -59,7 +59,8 @@ def percentile(values: List[float], q: float) -> float:
 
 def _create_case(http: httpx.Client, stack: Stack, chat: int) -> Dict[str, Any]:
     body = {**APPLICANT, "channel": "telegram", "sender_id": f"tg:{chat}"}
-    response = http.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": f"bench-tg-{chat}"})
+    response = http.post(f"{stack.case_api_url}/cases", json=body,
+                         headers={"Idempotency-Key": f"bench-tg-{chat}", **staff_header()})
     response.raise_for_status()
     return response.json()
 
@@ -80,7 +81,7 @@ def push_latency(
             started = time.time()
             response = http.post(
                 f"{stack.case_api_url}/cases/{case_id}/transitions",
-                json={"to_stage": case["next_stages"][0]}, headers=STAFF_KEY,
+                json={"to_stage": case["next_stages"][0]}, headers=staff_header(),
             )
             response.raise_for_status()
             message = emulator.wait_for(chat, lambda m, c=case_id: c in m.text, since=started, timeout=timeout)

@@ -29,6 +29,7 @@ from common.scripts import normalize_for_nlu
 from common.settings import ROOT, Settings
 from knowledge.retrieval import ANSWER, Gate, blend, decide, rescue
 from knowledge.service import KnowledgeBase
+from tools import secrets_env
 
 FALLBACK_THRESHOLD = 0.3  # config.yml FallbackClassifier
 # actions/chitchat.py: small talk below this confidence goes through the FAQ gate.
@@ -122,6 +123,7 @@ def main() -> None:
         parser.error(f"{args.set} does not exist: write a development set first (format of bench/heldout.yml)")
     if args.set.resolve() == (ROOT / "bench" / "heldout.yml").resolve():
         parser.error("the held-out set measures generalisation: tune on a development set")
+    secrets_env.apply()
     settings = Settings.from_env()
     kb = KnowledgeBase.from_files(ROOT / "knowledge")
     questions = yaml.safe_load(args.set.read_text(encoding="utf-8"))["questions"]

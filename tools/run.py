@@ -7,11 +7,13 @@ import sys
 import time
 
 from common.settings import Settings
+from tools import secrets_env
 from tools.services import Ports, ServiceError, Stack
 from tools.train import ensure_model
 
 
 def main() -> int:
+    secrets_env.apply()  # real secrets on a fresh clone (.env), kept for later runs
     settings = Settings.from_env()
     model = ensure_model()
     ports = Ports(gateway=settings.gateway_port, cases=settings.case_api_port)

@@ -22,7 +22,8 @@ from typing import Callable, Dict, List, Optional
 import httpx
 
 from common.rasa_auth import JWT_METHOD, rasa_api_headers
-from common.settings import DEV_SECRETS, ROOT
+from common.settings import ROOT
+from tools import secrets_env
 from tools.train import rasa_env
 
 PYTHON = sys.executable
@@ -120,7 +121,12 @@ class Stack:
     @property
     def rasa_token(self) -> str:
         """The token of Rasa's HTTP API (`?token=`), as the gateway's settings read it."""
-        return self.env().get("RASA_AUTH_TOKEN") or DEV_SECRETS["RASA_AUTH_TOKEN"]
+        return self.env()["RASA_AUTH_TOKEN"]
+
+    @property
+    def staff_key(self) -> Dict[str, str]:
+        """The `X-Api-Key` header of staff tools (`CASE_API_STAFF_KEY`) for this stack's case API."""
+        return {"X-Api-Key": self.env()["CASE_API_STAFF_KEY"]}
 
     @property
     def actions_url(self) -> str:
@@ -131,7 +137,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.cases}"
 
     def env(self) -> Dict[str, str]:
+        """The services' environment: this process's, `.env`'s secrets where it has none, the ports."""
         env = rasa_env()
+        for name, value in secrets_env.ensure().items():
+            if not env.get(name):
+                env[name] = value
         env.update(
             {
                 "VAR_DIR": str(self.var_dir),

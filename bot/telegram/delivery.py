@@ -86,16 +86,22 @@ class DeliveryWorker:
                 pass
             self._wakeup.clear()
 
-    def _pending(self) -> Dict[str, List[OutboxMessage]]:
-        """Undelivered rows per sender, oldest first (given-up rows excluded)."""
+    def _pending(self, now: Optional[dt.datetime] = None) -> Dict[str, List[OutboxMessage]]:
+        """Undelivered rows per sender, oldest first (given-up rows excluded).
+
+        Chats with a row waiting out its back-off are left out of the batch altogether (their
+        later rows must wait anyway), so any number of waiting rows never starves new ones.
+        """
+        undelivered = (
+            OutboxMessage.channel == CHANNEL,
+            OutboxMessage.delivered_at.is_(None),
+            or_(OutboxMessage.attempts.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS),
+        )
+        waiting = select(OutboxMessage.sender_id).where(*undelivered, OutboxMessage.next_attempt_at > (now or _now()))
         with session_scope(self._services.sessions) as session:
             rows = session.execute(
                 select(OutboxMessage)
-                .where(
-                    OutboxMessage.channel == CHANNEL,
-                    OutboxMessage.delivered_at.is_(None),
-                    or_(OutboxMessage.attempts.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS),
-                )
+                .where(*undelivered, OutboxMessage.sender_id.not_in(waiting))
                 .order_by(OutboxMessage.seq)
                 .limit(BATCH)
             ).scalars().all()
@@ -106,7 +112,7 @@ class DeliveryWorker:
 
     async def deliver_due(self, now: Optional[dt.datetime] = None) -> int:
         """Sends what is due now, chats concurrently, each chat in order; returns how many were sent."""
-        pending = self._pending()
+        pending = self._pending(now)
         if not pending:
             return 0
         limit = asyncio.Semaphore(CONCURRENT_CHATS)

@@ -1,9 +1,10 @@
 """/start: the welcome with the main menu, and deep links that follow a case from this chat.
 
-`/start case_<number>` (the link a receipt or status page offers) asks for the last four
-characters of the applicant's ID number and checks them with the case API before this chat
-is subscribed to the case's updates. A wrong answer, or a case that does not exist, gets the
-same reply, so a guessed case number reveals nothing.
+`/start case_<number>` (the link a receipt or status page offers) has the case API text a
+one-time code to the phone on the case (cases/codes.py) and asks for it; the chat is
+subscribed to the case's updates only once the code checks. A case that does not exist gets
+the same replies as one that does, so a guessed case number reveals nothing, and a stranger's
+wrong codes spend only the stranger's own code.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from bot.telegram.replies import send_text
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.db import session_scope
 from common.i18n import t
+from common.identity import halfwidth
 
 logger = logging.getLogger(__name__)
 DEEP_LINK_RE = re.compile(r"case_([A-Za-z0-9-]{1,60})")
-LAST4_RE = re.compile(r"[0-9Xx]{4}")
+CODE_RE = re.compile(r"[0-9]{6}")
+
+
+def requester_of(chat_id: int) -> str:
+    """Who asks the case API for a code: this chat."""
+    return f"telegram:{sender_of(chat_id)}"
 
 
 def main_menu(locale: str) -> InlineKeyboardMarkup:
@@ -42,23 +49,32 @@ def main_menu(locale: str) -> InlineKeyboardMarkup:
 
 
 async def start(update: Update, context: Context) -> None:
-    """Greets the resident with the main menu, or asks for the ID check of a deep-linked case."""
+    """Greets the resident with the main menu, or starts the code check of a deep-linked case."""
     svc = services(context)
     chat_id = update.effective_chat.id
     locale = svc.locale(update)
     match = DEEP_LINK_RE.fullmatch(context.args[0]) if context.args else None
     if match:
         case_id = match.group(1)
+        try:
+            await svc.cases.request_code(case_id, requester_of(chat_id))
+        except CaseApiUnavailable:
+            await send_text(context.bot, chat_id, t("tg.link.unavailable", locale))
+            return
+        except CaseApiRejected as exc:
+            key = "tg.link.too_many" if exc.status == 429 else "tg.link.failed"
+            await send_text(context.bot, chat_id, t(key, locale))
+            return
         with session_scope(svc.sessions) as session:
             store.start_link(chat_id, case_id, session=session)
         logger.info("telegram chat=%s asked to follow case=%s", chat_id, case_id)
-        await send_text(context.bot, chat_id, t("tg.link.ask_last4", locale, case_id=case_id))
+        await send_text(context.bot, chat_id, t("tg.link.ask_code", locale, case_id=case_id))
         return
     await send_text(context.bot, chat_id, t("tg.welcome", locale), main_menu(locale))
 
 
 async def check_link(update: Update, context: Context) -> bool:
-    """Checks the last four ID characters of a pending deep link; False when none is pending."""
+    """Checks the one-time code of a pending deep link; False when none is pending."""
     svc = services(context)
     chat_id = update.effective_chat.id
     with session_scope(svc.sessions) as session:
@@ -66,14 +82,14 @@ async def check_link(update: Update, context: Context) -> bool:
         case_id = pending.case_id if pending else None
     if case_id is None:
         return False
-    answer = (update.effective_message.text or "").strip()
-    if not LAST4_RE.fullmatch(answer):  # not an answer: the resident moved on
+    answer = re.sub(r"\s", "", halfwidth((update.effective_message.text or "")[:64]))
+    if not CODE_RE.fullmatch(answer):  # not an answer: the resident moved on
         with session_scope(svc.sessions) as session:
             store.end_link(chat_id, session=session)
         return False
     locale = svc.locale(update)
     try:
-        verified = await svc.cases.verify(case_id, answer.upper())
+        verified = await svc.cases.verify(case_id, answer, requester_of(chat_id))
     except CaseApiUnavailable:
         await send_text(context.bot, chat_id, t("tg.link.unavailable", locale))
         return True

@@ -65,17 +65,19 @@ class FakeRasa:
 
 
 class FakeCases:
-    """The case API's verify/get_case, in memory."""
+    """The case API's one-time codes and get_case, in memory (the real ones: tests/cases)."""
 
     def __init__(self) -> None:
-        self.last4 = {"GZ-20261124-0001": "0027"}
+        self.cases = {"GZ-20261124-0001"}
+        self.code = "402719"
+        self.sent: list[tuple[str, str]] = []  # (case_id, requester) a code was texted for
 
-    async def verify(self, case_id: str, id_last4: str) -> bool:
-        from common.case_client import CaseApiRejected
+    async def request_code(self, case_id: str, requester: str) -> None:
+        if case_id in self.cases:
+            self.sent.append((case_id, requester))
 
-        if case_id not in self.last4:
-            raise CaseApiRejected(404, {"error": "no such case"})
-        return self.last4[case_id] == id_last4
+    async def verify(self, case_id: str, code: str, requester: str) -> bool:
+        return (case_id, requester) in self.sent and code == self.code
 
     async def get_case(self, case_id: str) -> Optional[Dict[str, Any]]:
         return {"case_id": case_id, "stage": "application", "status": "open", "deadline": "2026-12-04",

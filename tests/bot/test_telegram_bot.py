@@ -167,7 +167,7 @@ async def test_lang_choice_is_stored_and_used(telegram_bot: TelegramBot) -> None
     assert telegram_bot.rasa.received[-1]["locale"] == "en"
 
 
-async def test_deep_link_subscribes_after_the_id_check(telegram_bot: TelegramBot) -> None:
+async def test_deep_link_subscribes_after_the_code_check(telegram_bot: TelegramBot) -> None:
     from bot import subscriptions
     from common.db import session_scope
     from common.i18n import t
@@ -175,16 +175,18 @@ async def test_deep_link_subscribes_after_the_id_check(telegram_bot: TelegramBot
     emu, chat = telegram_bot.emulator, new_chat()
     emu.send_command(chat, "start", "case_GZ-20261124-0001")
     await telegram_bot.wait_for(chat, lambda m: "GZ-20261124-0001" in m.text)
-    emu.send_text(chat, "1234")
+    emu.send_text(chat, "000000")
     await telegram_bot.wait_for(chat, lambda m: m.text == t("tg.link.failed", "zh_Hans"))
     with session_scope(telegram_bot.sessions) as session:
         assert subscriptions.subscribers("GZ-20261124-0001", session=session) == []
     emu.send_command(chat, "start", "case_GZ-20261124-0001")
-    emu.send_text(chat, "0027")
+    await telegram_bot.wait_for(chat, lambda m: m.text == t("tg.link.ask_code", "zh_Hans", case_id="GZ-20261124-0001"),
+                                since=0.0)
+    emu.send_text(chat, "402 719")
     await telegram_bot.wait_for(chat, lambda m: m.text == t("tg.link.done", "zh_Hans", case_id="GZ-20261124-0001"))
     with session_scope(telegram_bot.sessions) as session:
         assert [s.sender_id for s in subscriptions.subscribers("GZ-20261124-0001", session=session)] == [f"tg:{chat}"]
     # A case that does not exist gets the same answer as a wrong check.
     emu.send_command(chat, "start", "case_NOPE-1")
-    emu.send_text(chat, "0027")
+    emu.send_text(chat, "402719")
     await telegram_bot.wait_for(chat, lambda m: m.text == t("tg.link.failed", "zh_Hans") and "NOPE" not in m.text)

@@ -18,8 +18,13 @@ from fastapi.testclient import TestClient
 from cases.app import build_app
 from common.settings import Settings
 
-KEY = "test-case-api-key"
+KEY = "test-case-api-staff-key"
 STAFF = {"X-Api-Key": KEY}
+# The default client sends STAFF; an empty key overrides it (a request without a key).
+NO_KEY = {"X-Api-Key": ""}
+ACTIONS = {"X-Api-Key": "test-case-api-actions-key"}
+GATEWAY = {"X-Api-Key": "test-case-api-gateway-key"}
+CASE_API_KEYS = f"actions:{ACTIONS['X-Api-Key']},gateway:{GATEWAY['X-Api-Key']},staff:{KEY}"
 # 2026-11-24 10:00 in China: a Tuesday well inside chinese_calendar's data.
 START = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
 
@@ -49,7 +54,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         app_env="test",
         var_dir=tmp_path,
         case_database_url=f"sqlite:///{tmp_path / 'cases.db'}",
-        secrets={"CASE_API_KEY": KEY, "WEBHOOK_SECRET": "test-webhook-secret"},
+        secrets={"CASE_API_KEYS": CASE_API_KEYS, "WEBHOOK_SECRET": "test-webhook-secret"},
     )
     return dataclasses.replace(base, **overrides)
 
@@ -76,6 +81,11 @@ def new_key() -> Dict[str, str]:
     return {"Idempotency-Key": f"test-key-{next(_keys)}"}
 
 
+def staff_client(app: Any) -> TestClient:
+    """A TestClient sending the staff key (pass another `X-Api-Key` to be another client)."""
+    return TestClient(app, headers=STAFF)
+
+
 @pytest.fixture()
 def clock() -> Clock:
     return Clock()
@@ -88,7 +98,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
-    with TestClient(build_app(settings, clock=clock)) as test_client:
+    with staff_client(build_app(settings, clock=clock)) as test_client:
         yield test_client
 
 

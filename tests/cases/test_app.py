@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.cases.conftest import new_key
+from tests.cases.conftest import STAFF, new_key
 
 
 def test_health_and_docs(client: TestClient) -> None:
@@ -31,6 +31,6 @@ def test_an_oversized_body_is_413(client: TestClient) -> None:
 
 def test_a_non_numeric_item_id_is_422(client: TestClient) -> None:
     response = client.patch("/cases/440800-20261124-0001/items/abc", json={"status": "done"},
-                            headers={"X-Api-Key": "test-case-api-key"})
+                            headers=STAFF)
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"] == "path.item_id"

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cases.conftest import CHEN, HUANG, STAFF
+from tests.cases.conftest import CHEN, HUANG, NO_KEY, STAFF
 
 
 def _patch(
@@ -63,5 +63,5 @@ def test_an_item_of_another_case_is_404(client: TestClient, create: Callable[...
 
 def test_updating_items_needs_the_key(client: TestClient, create: Callable[..., Dict[str, Any]]) -> None:
     case = create(CHEN, linked=["water"])
-    response = _patch(client, case["case_id"], case["linked_applications"][0]["id"], {"status": "done"}, headers={})
+    response = _patch(client, case["case_id"], case["linked_applications"][0]["id"], {"status": "done"}, headers=NO_KEY)
     assert response.status_code == 401

@@ -6,12 +6,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from fastapi.testclient import TestClient
-
 from cases.app import build_app
 from cases.registry import PropertyCertificate, RegistryUnavailable
 from common.address import Address
-from tests.cases.conftest import CHEN, HUANG, STAFF, WANG, Clock, application, make_settings, new_key
+from tests.cases.conftest import CHEN, HUANG, STAFF, WANG, Clock, application, make_settings, new_key, staff_client
 
 
 def test_identity_and_property_found(create: Callable[..., Dict[str, Any]]) -> None:
@@ -52,7 +50,7 @@ class _DownRegistry:
 
 
 def test_an_unavailable_registry_does_not_block(tmp_path: Path, clock: Clock) -> None:
-    with TestClient(build_app(make_settings(tmp_path), registry=_DownRegistry(), clock=clock)) as client:
+    with staff_client(build_app(make_settings(tmp_path), registry=_DownRegistry(), clock=clock)) as client:
         response = client.post("/cases", json=application(CHEN), headers={**new_key(), **STAFF})
     assert response.status_code == 201
     case = response.json()
@@ -71,7 +69,7 @@ def test_http_registry_contract(tmp_path: Path, clock: Clock, json_server: Calla
         return {"certificate": {"number": "X-1", "address": body["address"]["text"]}}
 
     settings = dataclasses.replace(make_settings(tmp_path), registry_url=json_server(answer))
-    with TestClient(build_app(settings, clock=clock)) as client:
+    with staff_client(build_app(settings, clock=clock)) as client:
         case = client.post("/cases", json=application(CHEN, name="测试"), headers=new_key()).json()
     assert case["documents"] == {"identity": "verified", "property": "verified"}
     assert seen["/property/lookup"]["address"]["district"] == "赤坎区"

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from cases.app import build_app
 from cases.webhooks import RetryPolicy
-from common.crypto import verify
 from common.settings import Settings
-from tests.cases.conftest import CHEN, STAFF, Receiver, application, make_settings, new_key
+from common.webhook_signature import verify_webhook
+from tests.cases.conftest import CHEN, NO_KEY, STAFF, Receiver, application, make_settings, new_key, staff_client
 
 SECRET = "test-webhook-secret"
 
@@ -54,7 +54,7 @@ def test_signed_delivery_retried_after_two_failures(tmp_path: Path, receivers: C
     respond, arrivals = _scripted(500, 500, 200)
     receiver = receivers(respond)
     url = f"{receiver.url}/hooks/cases"
-    with TestClient(build_app(_settings(tmp_path, url))) as client:
+    with staff_client(build_app(_settings(tmp_path, url))) as client:
         case = client.post("/cases", json=application(CHEN), headers=new_key()).json()
         requests = receiver.wait_for(3)
         log = _attempts(client, 1, 3)
@@ -62,9 +62,9 @@ def test_signed_delivery_retried_after_two_failures(tmp_path: Path, receivers: C
     for path, headers, raw in requests:
         assert path == "/hooks/cases"
         signature = headers["X-Signature"]
-        assert signature.startswith("sha256=")
-        assert verify(SECRET, raw.decode("utf-8"), signature.removeprefix("sha256="))
-        assert not verify("another-secret", raw.decode("utf-8"), signature.removeprefix("sha256="))
+        assert signature.startswith("t=") and ",v1=" in signature
+        assert verify_webhook(SECRET, raw, signature)
+        assert not verify_webhook("another-secret", raw, signature)
         assert headers["X-Event-Id"] == "1"
         assert json.loads(raw) == event
     assert event["case_id"] == case["case_id"] and event["type"] == "case.created"
@@ -80,7 +80,7 @@ def test_signed_delivery_retried_after_two_failures(tmp_path: Path, receivers: C
 
 def test_every_event_goes_to_every_url(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
     first, second = receivers(_scripted(200)[0]), receivers(_scripted(204)[0])
-    with TestClient(build_app(_settings(tmp_path, first.url, second.url))) as client:
+    with staff_client(build_app(_settings(tmp_path, first.url, second.url))) as client:
         case_id = client.post("/cases", json=application(CHEN), headers=new_key()).json()["case_id"]
         client.post(f"/cases/{case_id}/transitions", json={"to_stage": "survey_and_connection"}, headers=STAFF)
         for receiver in (first, second):
@@ -90,7 +90,7 @@ def test_every_event_goes_to_every_url(tmp_path: Path, receivers: Callable[..., 
 
 def test_delivery_gives_up_after_the_last_attempt(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
     receiver = receivers(_scripted(503)[0])
-    with TestClient(build_app(_settings(tmp_path, receiver.url, webhook_max_attempts=3))) as client:
+    with staff_client(build_app(_settings(tmp_path, receiver.url, webhook_max_attempts=3))) as client:
         client.post("/cases", json=application(CHEN), headers=new_key())
         receiver.wait_for(3)
         log = _attempts(client, 1, 3)
@@ -103,7 +103,7 @@ def test_an_unreachable_receiver_is_logged_with_the_error(tmp_path: Path, receiv
     closed = receivers(_scripted(200)[0])
     url = closed.url
     closed.close()
-    with TestClient(build_app(_settings(tmp_path, url, webhook_max_attempts=2))) as client:
+    with staff_client(build_app(_settings(tmp_path, url, webhook_max_attempts=2))) as client:
         client.post("/cases", json=application(CHEN), headers=new_key())
         log = _attempts(client, 1, 2)
     assert [(a["attempt"], a["status_code"]) for a in log] == [(1, None), (2, None)]
@@ -118,11 +118,11 @@ def test_the_queue_survives_a_restart(tmp_path: Path, receivers: Callable[..., R
 
     receiver = receivers(respond)
     settings = _settings(tmp_path, receiver.url, webhook_max_attempts=50)
-    with TestClient(build_app(settings)) as client:
+    with staff_client(build_app(settings)) as client:
         client.post("/cases", json=application(CHEN), headers=new_key())
         receiver.wait_for(1)
     state["up"] = True
-    with TestClient(build_app(settings)) as client:  # same database, new process state
+    with staff_client(build_app(settings)) as client:  # same database, new process state
         log = _attempts(client, 1, until=lambda log: bool(log) and log[-1]["status_code"] == 200)
     assert len(log) >= 2 and {a["status_code"] for a in log[:-1]} == {500}
     assert [a["attempt"] for a in log] == list(range(1, len(log) + 1))
@@ -130,7 +130,7 @@ def test_the_queue_survives_a_restart(tmp_path: Path, receivers: Callable[..., R
 
 
 def test_the_delivery_log_needs_the_key(client: TestClient) -> None:
-    assert client.get("/webhooks/deliveries").status_code == 401
+    assert client.get("/webhooks/deliveries", headers=NO_KEY).status_code == 401
     assert client.get("/webhooks/deliveries", headers=STAFF).json() == {"deliveries": []}
 
 

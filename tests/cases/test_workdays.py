@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-from fastapi.testclient import TestClient
 
 from cases.app import build_app
 from cases.workdays import (
@@ -21,7 +20,7 @@ from cases.workdays import (
     parse_holiday_data,
 )
 from common.settings import ROOT
-from tests.cases.conftest import CHEN, Clock, application, make_settings, new_key
+from tests.cases.conftest import CHEN, Clock, application, make_settings, new_key, staff_client
 
 D = dt.date
 SHIPPED = load_holiday_file(ROOT / "cases" / "holidays.yml")
@@ -120,7 +119,7 @@ def test_the_holiday_file_is_read_from_the_setting(tmp_path: Path) -> None:
 
 def test_a_case_created_late_in_2026_says_where_its_deadline_came_from(tmp_path: Path) -> None:
     clock = Clock(dt.datetime(2026, 12, 28, 2, 0, tzinfo=dt.timezone.utc))
-    with TestClient(build_app(make_settings(tmp_path), clock=clock)) as client:
+    with staff_client(build_app(make_settings(tmp_path), clock=clock)) as client:
         case = client.post("/cases", json=application(CHEN), headers=new_key()).json()
     # 12-29, 12-30, 12-31, (1-1..1-3 holidays), 1-4, 1-5, 1-6, 1-7, 1-8.
     assert (case["deadline"], case["deadline_basis"]) == ("2027-01-08", BASIS_FILE)
@@ -131,7 +130,7 @@ def test_an_operator_holiday_file_moves_the_deadline(tmp_path: Path) -> None:
     path.write_text("holidays:\n  - {from: 2027-01-04, to: 2027-01-08}\n", encoding="utf-8")
     clock = Clock(dt.datetime(2026, 12, 28, 2, 0, tzinfo=dt.timezone.utc))
     settings = make_settings(tmp_path, holidays_file=path, case_database_url=f"sqlite:///{tmp_path / 'other.db'}")
-    with TestClient(build_app(settings, clock=clock)) as client:
+    with staff_client(build_app(settings, clock=clock)) as client:
         case = client.post("/cases", json=application(CHEN), headers=new_key()).json()
     # Only this file counts beyond 2026: 1-1 is a working Friday, 1-4..1-8 are off.
     # 12-29, 12-30, 12-31, 1-1, 1-11, 1-12, 1-13, 1-14.

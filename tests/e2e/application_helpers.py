@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Dict, List
 
 import httpx
 
 from tests.e2e.conftest import Chat
+from tools.secrets_env import staff_header
 
-STAFF_KEY = {"X-Api-Key": "change-me-case-api-key"}
 # A fictional resident of the local e-licence registry (cases/registry_seed.yml).
 CHEN = {
     "name": "陈海明",
@@ -39,7 +41,18 @@ def apply(chat: Chat, person: Dict[str, str] = CHEN, capacity: str = "8千瓦", 
 def cases_of(stack, sender_id: str) -> List[Dict[str, Any]]:  # noqa: ANN001
     """The cases the case API holds for a web sender (through its staff API)."""
     response = httpx.get(
-        f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": sender_id}, headers=STAFF_KEY
+        f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": sender_id}, headers=staff_header()
     )
     assert response.status_code == 200, response.text
     return response.json()["cases"]
+
+
+def sms_code(stack, case_id: str) -> str:  # noqa: ANN001
+    """The last one-time code the case API's development SMS stand-in "texted" for a case."""
+    path = stack.var_dir / "sms_outbox.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    texts = [line["text"] for line in lines if line["case_id"] == case_id]
+    assert texts, f"no code was texted for {case_id}"
+    match = re.search(r"(?<![0-9])[0-9]{6}(?![0-9])", texts[-1].replace(case_id, ""))
+    assert match, texts[-1]
+    return match.group(0)

@@ -9,8 +9,9 @@ import httpx
 
 from common.i18n import t
 from common.rasa_auth import rasa_api_headers
-from tests.e2e.application_helpers import CHEN, STAFF_KEY, apply, cases_of
+from tests.e2e.application_helpers import CHEN, apply, cases_of, sms_code
 from tests.e2e.conftest import Chat, texts
+from tools.secrets_env import staff_header
 
 
 def test_application_to_receipt_with_qr_code(chat: Chat, client: httpx.Client, stack) -> None:
@@ -101,18 +102,21 @@ def test_cancel_creates_nothing(chat: Chat, stack) -> None:
     assert chat.say("我的申请到哪一步了")["meta"]["case_id"] is None
 
 
-def test_someone_elses_case_needs_the_last_four_id_characters(client: httpx.Client, stack) -> None:
+def test_someone_elses_case_needs_the_code_texted_to_its_phone(client: httpx.Client, stack) -> None:
     owner = Chat(client)
     apply(owner)
     case_id = owner.say("/affirm")["meta"]["case_id"]
     stranger = Chat(client)
     ask = stranger.say(f"查一下案件 {case_id} 到哪一步了")
     assert ask["meta"]["requested_slot"] == "id_last4"
-    assert "用电申请" not in texts(ask)
-    wrong = stranger.say("1234")
-    assert t("status.check_wrong", "zh_Hans") in texts(wrong) and "用电申请" not in texts(wrong)
-    right = stranger.say("0310")
+    assert t("status.ask_code", "zh_Hans") in texts(ask) and "用电申请" not in texts(ask)
+    code = sms_code(stack, case_id)
+    wrong = stranger.say("000000" if code != "000000" else "111111")
+    assert t("status.code_wrong", "zh_Hans") in texts(wrong) and "用电申请" not in texts(wrong)
+    right = stranger.say(code)
     assert case_id in texts(right) and "用电申请" in texts(right)
+    # The owner's own conversation needs no code at all.
+    assert case_id in texts(owner.say("我的申请到哪一步了"))
 
 
 def test_english_applicant_keeps_english_while_giving_chinese_data(chat: Chat) -> None:
@@ -130,7 +134,7 @@ def test_transitions_need_the_staff_key(stack) -> None:
     response = httpx.post(f"{stack.case_api_url}/cases/440800-20261124-0001/transitions", json={"to_stage": "x"})
     assert response.status_code == 401
     assert httpx.get(f"{stack.case_api_url}/cases", params={"channel": "web", "sender_id": "x"},
-                     headers=STAFF_KEY).status_code == 200
+                     headers=staff_header()).status_code == 200
 
 
 def test_a_question_about_applying_is_answered_with_an_offer_to_apply(chat: Chat) -> None:

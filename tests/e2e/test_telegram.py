@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from common.i18n import t
-from tests.e2e.application_helpers import CHEN, STAFF_KEY
+from tests.e2e.application_helpers import CHEN, sms_code
 from tests.telegram.emulator import BotApiEmulator, Sent
+from tools.secrets_env import staff_header
 
 _chats = itertools.count(710_000)
 TIMEOUT = 60.0
@@ -71,17 +72,18 @@ def create_case(stack, chat: int, key: str) -> Dict[str, Any]:  # noqa: ANN001
         "channel": "telegram", "sender_id": f"tg:{chat}", "locale": "zh_Hans",
         "consent": {"registry": True, "esign": True, "confirmed_at": "2026-11-24T10:00:00+08:00"},
     }
-    response = httpx.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": key}, timeout=30)
+    response = httpx.post(f"{stack.case_api_url}/cases", json=body, headers={"Idempotency-Key": key, **staff_header()},
+                          timeout=30)
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
 def transition(stack, case: Dict[str, Any]) -> Dict[str, Any]:  # noqa: ANN001
     """Moves the case to its next stage through the case API, as staff would."""
-    current = httpx.get(f"{stack.case_api_url}/cases/{case['case_id']}", headers=STAFF_KEY, timeout=30).json()
+    current = httpx.get(f"{stack.case_api_url}/cases/{case['case_id']}", headers=staff_header(), timeout=30).json()
     response = httpx.post(
         f"{stack.case_api_url}/cases/{case['case_id']}/transitions",
-        json={"to_stage": current["next_stages"][0], "note": None}, headers=STAFF_KEY, timeout=30,
+        json={"to_stage": current["next_stages"][0], "note": None}, headers=staff_header(), timeout=30,
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -178,7 +180,7 @@ def test_application_with_shared_contact_to_qr_photo(tg: BotApiEmulator, stack) 
     photo = tg.wait_for(chat, lambda m: m.method == "sendPhoto", since=since, timeout=TIMEOUT)
     assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
     cases = httpx.get(f"{stack.case_api_url}/cases", params={"channel": "telegram", "sender_id": f"tg:{chat}"},
-                      headers=STAFF_KEY, timeout=30).json()["cases"]
+                      headers=staff_header(), timeout=30).json()["cases"]
     assert len(cases) == 1 and cases[0]["case_id"] in " ".join(m.text for m in tg.sent(chat, since))
     assert cases[0]["applicant"]["phone"] == "138****8000"
 
@@ -205,11 +207,13 @@ def test_flood_wait_is_retried_not_dropped(tg: BotApiEmulator) -> None:
 def test_status_push_after_a_transition(tg: BotApiEmulator, stack) -> None:  # noqa: ANN001
     applicant, linked = new_chat(), new_chat()
     case = create_case(stack, applicant, f"tg-push-{applicant}")
-    # A second chat follows the case by deep link, after the ID check.
+    # A second chat follows the case by deep link, after the code texted to the case's phone.
     say(tg, linked, f"/start case_{case['case_id']}", lambda m: case["case_id"] in m.text)
-    say(tg, linked, "0000", lambda m: m.text == t("tg.link.failed", "zh_Hans"))
+    code = sms_code(stack, case["case_id"])
+    say(tg, linked, "000000" if code != "000000" else "111111", lambda m: m.text == t("tg.link.failed", "zh_Hans"))
     say(tg, linked, f"/start case_{case['case_id']}", lambda m: case["case_id"] in m.text)
-    say(tg, linked, CHEN["id_number"][-4:], lambda m: m.text == t("tg.link.done", "zh_Hans", case_id=case["case_id"]))
+    code = sms_code(stack, case["case_id"])
+    say(tg, linked, code, lambda m: m.text == t("tg.link.done", "zh_Hans", case_id=case["case_id"]))
     time.sleep(1.0)  # the notifier has seen the creation (which sends nothing)
     assert not any(case["case_id"] in m.text for m in tg.sent(applicant))
     since = time.time()

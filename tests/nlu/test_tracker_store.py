@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
@@ -72,7 +73,7 @@ def test_rows_written_before_encryption_are_still_read(tmp_path: Path) -> None:
 def test_a_different_key_cannot_read_the_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "keyed.db")
     asyncio.run(EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db).save(_tracker("dave")))
-    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "change-me-another-key")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     tracker_store._cipher.cache_clear()
     try:
         with pytest.raises(TrackerDecryptionError):

@@ -1,6 +1,7 @@
 """The gateway built in-process as an attacker meets it: the real app, database and routes,
 with Rasa replaced by the rule-based `FakeRasa` of the bot tests (fast; the whole stack with
-Rasa is exercised through tests/e2e)."""
+Rasa is exercised through tests/e2e); and the case API fixtures of tests/cases (a real app on a
+temporary SQLite file)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.app import build_app
 from bot.chat import ChatService
 from common.settings import Settings
 from tests.bot.conftest import FakeRasa
+from tests.cases import conftest as case_api_fixtures
 from tools.services import free_port
 
 
@@ -74,3 +76,11 @@ def serve(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# The case API fixtures of tests/cases, for the case API's attacker tests.
+client = case_api_fixtures.client
+clock = case_api_fixtures.clock
+create = case_api_fixtures.create
+receivers = case_api_fixtures.receivers
+settings = case_api_fixtures.settings

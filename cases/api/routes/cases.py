@@ -1,24 +1,26 @@
-"""`/cases`: create (idempotent), read (redacted without the key), search, verify, move, items."""
+"""`/cases`: create (idempotent), read (redacted but for staff), search, verify, move, items (roles: cases/auth.py)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from cases import crud
+from cases import codes, crud
+from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow
 from cases.context import CaseContext
-from cases.deps import get_context, get_session, has_key, require_key
+from cases.deps import get_context, get_session
 from cases.errors import ApiError
-from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, ItemUpdate, TransitionCreate, VerifyRequest
+from cases.schemas import IDEMPOTENCY_KEY, MAX_ID, CaseCreate, CodeRequest, ItemUpdate, TransitionCreate, VerifyRequest
 from cases.views import case_json
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 ERRORS: Dict[int | str, Dict[str, Any]] = {
-    401: {"description": "Missing or wrong `X-Api-Key`"},
+    401: {"description": "Missing or unknown `X-Api-Key`"},
+    403: {"description": "This client's role may not do this"},
     404: {"description": "No such case"},
     422: {"description": "Invalid request: `{\"error\", \"problems\": [{\"field\", \"reason\"}]}`"},
 }
@@ -31,6 +33,8 @@ ERRORS: Dict[int | str, Dict[str, Any]] = {
     responses={
         200: {"description": "Replay: this Idempotency-Key already made this case (`Idempotent-Replayed: true`)"},
         400: {"description": "Missing or malformed Idempotency-Key"},
+        401: ERRORS[401],
+        403: ERRORS[403],
         409: {"description": "This Idempotency-Key was used with a different body"},
         422: ERRORS[422],
     },
@@ -38,7 +42,7 @@ ERRORS: Dict[int | str, Dict[str, Any]] = {
 def create_case(
     body: CaseCreate,
     idempotency_key: Optional[str] = Header(None, description="1-128 characters of A-Za-z0-9_.:-"),
-    full: bool = Depends(has_key),
+    who: Caller = Depends(allow(ACTIONS, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> JSONResponse:
@@ -48,50 +52,87 @@ def create_case(
     application = crud.check_application(body, ctx=ctx)
     case, replayed = crud.create_case(application, idempotency_key, session=session, ctx=ctx)
     session.commit()
+    body_json = case_json(case, cipher=ctx.cipher, full=who.is_staff)
     if replayed:
-        return JSONResponse(case_json(case, cipher=ctx.cipher, full=full), headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(body_json, headers={"Idempotent-Replayed": "true"})
     ctx.on_events()
-    return JSONResponse(case_json(case, cipher=ctx.cipher, full=full), status_code=201)
+    return JSONResponse(body_json, status_code=201)
 
 
-@router.get("", summary="A channel sender's cases, newest first", responses={401: ERRORS[401]})
+@router.get(
+    "", summary="A channel sender's cases, newest first",
+    responses={401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422]},
+)
 def search_cases(
     channel: str = Query(..., min_length=1, max_length=16),
     sender_id: str = Query(..., min_length=1, max_length=128),
-    _key: None = Depends(require_key),
+    who: Caller = Depends(allow(ACTIONS, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
     found = crud.cases_of(channel, sender_id, session=session)
-    return {"cases": [case_json(case, cipher=ctx.cipher, full=True) for case in found]}
+    return {"cases": [case_json(case, cipher=ctx.cipher, full=who.is_staff) for case in found]}
 
 
-@router.get("/{case_id}", summary="A case (redacted without X-Api-Key)", responses={404: ERRORS[404]})
+@router.get("/{case_id}", summary="A case (redacted but for staff)", responses=ERRORS)
 def read_case(
     case_id: str,
-    full: bool = Depends(has_key),
+    who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
     """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens."""
-    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=full)
+    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=who.is_staff)
+
+
+@router.post(
+    "/{case_id}/codes",
+    status_code=202,
+    summary="Text a one-time status-check code to the phone on the case",
+    responses={
+        202: {"description": "Accepted: a code was sent if such a case exists (the answer never says)"},
+        401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422],
+        429: {"description": "Too many codes asked for (this requester, or this case, within an hour)"},
+        503: {"description": "No SMS gateway configured, or it failed"},
+    },
+)
+def request_code(
+    case_id: str,
+    body: CodeRequest,
+    _who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
+    session: Session = Depends(get_session),
+    ctx: CaseContext = Depends(get_context),
+) -> JSONResponse:
+    """For someone who names a case that is not their own sender's (cases/codes.py)."""
+    try:
+        sent = codes.request_code(case_id, body.requester, session=session, ctx=ctx, sms=ctx.sms)
+    finally:
+        session.commit()
+    if not sent:
+        raise codes.too_many()
+    return JSONResponse({"accepted": True}, status_code=202)
 
 
 @router.post(
     "/{case_id}/verify",
-    summary="Check the last four ID characters",
-    responses={**ERRORS, 429: {"description": "Five wrong tries for this case within an hour"}},
+    summary="Check a one-time status-check code",
+    responses={
+        200: {"description": "`{\"verified\": bool}`; false for a wrong, spent or expired code and for no such case"},
+        401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422],
+        429: {"description": "Too many checks by this requester within an hour"},
+    },
 )
 def verify_case(
     case_id: str,
     body: VerifyRequest,
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, bool]:
-    case = crud.get_case(case_id, session=session)
-    verified = crud.verify_last4(case, body.id_last4, session=session, ctx=ctx)
-    session.commit()
+    try:
+        verified = codes.check_code(case_id, body.requester, body.code, session=session, ctx=ctx)
+    finally:
+        session.commit()
     return {"verified": verified}
 
 
@@ -103,7 +144,7 @@ def verify_case(
 def create_transition(
     case_id: str,
     body: TransitionCreate,
-    _key: None = Depends(require_key),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
@@ -117,9 +158,9 @@ def create_transition(
 @router.patch("/{case_id}/items/{item_id}", summary="Update a linked water/gas application", responses=ERRORS)
 def update_item(
     case_id: str,
-    item_id: int,
     body: ItemUpdate,
-    _key: None = Depends(require_key),
+    item_id: int = Path(..., ge=1, le=MAX_ID),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:

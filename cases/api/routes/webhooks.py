@@ -7,7 +7,9 @@ from typing import Any, Dict, Optional
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from cases.deps import get_session, require_key
+from cases.auth import STAFF, Caller, allow
+from cases.deps import get_session
+from cases.schemas import MAX_ID
 from cases.webhooks import list_attempts
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -15,8 +17,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 @router.get("/deliveries", summary="Webhook delivery attempts, oldest first")
 def read_deliveries(
-    event_id: Optional[int] = Query(None, ge=1),
-    _key: None = Depends(require_key),
+    event_id: Optional[int] = Query(None, ge=1, le=MAX_ID),
+    _who: Caller = Depends(allow(STAFF)),
     session: Session = Depends(get_session),
 ) -> Dict[str, Any]:
     return {"deliveries": list_attempts(event_id, session=session)}
