@@ -19,7 +19,7 @@ from bot import store
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
 from common import pii_vault
-from common.crypto import FieldCipher
+from common.crypto import assistant_cipher
 from common.db import session_scope
 from common.i18n import t
 from common.scripts import detect_locale, normalize_for_nlu, normalize_locale
@@ -98,7 +98,7 @@ class ChatService:
         self._settings = settings
         self._rasa = rasa
         self._sessions = sessions
-        self._cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))  # seals tokenised values
+        self._cipher = assistant_cipher(settings)  # seals tokenised values
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._users: Counter[str] = Counter()
         # sender_id -> (locale, channel) as last stored; bounded by the number of senders seen.

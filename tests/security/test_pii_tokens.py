@@ -27,7 +27,7 @@ from tests.security.conftest import bearer, open_session
 
 FORMS = ["440802198003120310", "440802 19800312 0310", "440802-19800312-0310", "４４０８０２１９８００３１２０３１０",
          "13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000", "１３８００１３８０００"]
-CIPHER = FieldCipher(DEV_SECRETS["DATA_ENCRYPTION_KEY"])
+CIPHER = FieldCipher([DEV_SECRETS["DATA_ENCRYPTION_KEYS"]])
 
 
 def _digits(value: str) -> str:
