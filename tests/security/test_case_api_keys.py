@@ -43,6 +43,8 @@ def _requests() -> List[Dict[str, Any]]:
         {"method": "GET", "url": "/events"},
         {"method": "GET", "url": "/processes/preview",
          "params": {"address": CHEN["address"], "customer_type": "resident", "capacity_kw": 8}},
+        {"method": "POST", "url": "/processes/preview",
+         "json": {"address": CHEN["address"], "customer_type": "resident", "capacity_kw": 8}},
         {"method": "GET", "url": "/webhooks/deliveries"},
     ]
 

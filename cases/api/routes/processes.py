@@ -42,6 +42,17 @@ class PreviewRequest(BaseModel):
     capacity_kw: float = Field(..., gt=0, le=100000)
 
 
-@router.post("/preview", summary="The same preview, with the address in the body (not in a URL)")
-def preview_process_post(body: PreviewRequest, ctx: CaseContext = Depends(get_context)) -> Dict[str, Any]:
+@router.post(
+    "/preview", summary="The same preview, with the address in the body (not in a URL)",
+    responses={
+        401: {"description": "Missing or unknown `X-Api-Key`"},
+        403: {"description": "Not the actions' or staff's key"},
+        422: {"description": "Invalid body"},
+    },
+)
+def preview_process_post(
+    body: PreviewRequest,
+    _who: Caller = Depends(allow(ACTIONS, STAFF)),
+    ctx: CaseContext = Depends(get_context),
+) -> Dict[str, Any]:
     return crud.preview(body.address, body.customer_type, body.capacity_kw, ctx=ctx)
