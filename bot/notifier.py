@@ -314,14 +314,15 @@ def _local_day(value: dt.datetime) -> dt.date:
 async def _main_once() -> None:  # pragma: no cover - operator tool
     import httpx
 
-    from common.db import create_all, make_engine, make_session_factory
+    from common import migrate
+    from common.db import make_engine, make_session_factory
     from common.logs import configure_logging
     from common.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    create_all(engine)
     async with httpx.AsyncClient() as http:
         cases = CaseClient(settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s)
         handled = await Notifier(cases, make_session_factory(engine), settings.notifier_poll_s).poll_once()

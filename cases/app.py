@@ -22,11 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cases.api.routes import cases, events, health, processes, webhooks
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
-from cases.models import create_tables
 from cases.processes import load_catalog
 from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
 from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
+from common import migrate
 from common.crypto import FieldCipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
@@ -85,7 +85,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.case_database_url)
-        create_tables(engine)
+        migrate.upgrade(settings.case_database_url, migrate.CASES)
         sessions = make_session_factory(engine)
         cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))
         chosen = registry

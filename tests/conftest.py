@@ -1,13 +1,35 @@
-"""Shared fixtures: the knowledge base built from the repository's files."""
+"""Shared fixtures: the knowledge base built from the repository's files; test databases on
+SQLite and PostgreSQL (tests/databases.py)."""
 
 from __future__ import annotations
+
+from typing import Iterator
 
 import pytest
 
 from common.settings import ROOT
 from knowledge.service import KnowledgeBase
+from tests.databases import new_schema, postgres_missing, scratch_database, sqlite_url
 
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return KnowledgeBase.from_files(ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A scratch PostgreSQL database for this test run (dropped at the end), or a skip."""
+    reason = postgres_missing()
+    if reason:
+        pytest.skip(reason)
+    with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    """An empty application database on each engine: a SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "app.db")
+    return new_schema(request.getfixturevalue("postgres_database"))
