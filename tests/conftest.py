@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
+from sqlalchemy.orm import sessionmaker
 
+from common import migrate
+from common.db import make_engine, make_session_factory
 from common.settings import ROOT
 from knowledge.service import KnowledgeBase
 from tests.databases import new_schema, postgres_missing, scratch_database, sqlite_url
@@ -33,3 +36,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN0
     if request.param == "sqlite":
         return sqlite_url(tmp_path / "app.db")
     return new_schema(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture()
+def app_sessions(database_url: str) -> Iterator[sessionmaker]:
+    """Sessions of an application database with every table, on each engine in turn."""
+    metadata = migrate.APP.metadata()  # every module with a table imported
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator, List
+import time
+from typing import List
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from telegram import Bot
 from bot.telegram.context import Services
 from bot.telegram.delivery import MAX_ATTEMPTS, DeliveryWorker, backoff
 from common import outbox
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common.db import session_scope
 from common.outbox import OutboxMessage
 from tests.bot.conftest import telegram_settings
 from tests.telegram.emulator import BotApiEmulator
@@ -29,11 +30,15 @@ def test_backoff_doubles_up_to_an_hour() -> None:
 
 
 @pytest.fixture()
-def sessions(tmp_path) -> Iterator[Any]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
-    create_all(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+def sessions(app_sessions):  # noqa: ANN001, ANN201
+    """The application database, on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return app_sessions
+
+
+@pytest.fixture()
+def since() -> float:
+    """This test's start: the session's emulator also holds earlier tests' messages to these chats."""
+    return time.time()
 
 
 @pytest_asyncio.fixture()
@@ -57,19 +62,19 @@ def stored(sessions) -> List[OutboxMessage]:  # noqa: ANN001
         return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.seq)).scalars())
 
 
-async def test_sends_each_row_once_and_marks_it(worker: DeliveryWorker, sessions, emulator) -> None:  # noqa: ANN001
+async def test_sends_each_row_once_and_marks_it(worker: DeliveryWorker, sessions, emulator, since) -> None:  # noqa: ANN001
     push(sessions, "tg:9001", "一")
     push(sessions, "tg:9001", "二 <b>")
     push(sessions, "web-1", "web only", channel="web")
     assert await worker.deliver_due() == 2
     assert await worker.deliver_due() == 0
-    assert [m.text for m in emulator.sent(9001)] == ["一", "二 <b>"]
+    assert [m.text for m in emulator.sent(9001, since=since)] == ["一", "二 <b>"]
     rows = stored(sessions)
     assert all(r.delivered_at is not None for r in rows if r.channel == "telegram")
     assert next(r for r in rows if r.channel == "web").delivered_at is None
 
 
-async def test_a_failure_backs_off_and_holds_the_chats_later_rows(worker, sessions, emulator) -> None:  # noqa: ANN001
+async def test_a_failure_backs_off_and_holds_the_chats_later_rows(worker, sessions, emulator, since) -> None:  # noqa: ANN001
     push(sessions, "tg:9002", "first")
     push(sessions, "tg:9002", "second")
     push(sessions, "tg:9003", "other chat")
@@ -78,14 +83,14 @@ async def test_a_failure_backs_off_and_holds_the_chats_later_rows(worker, sessio
     first = stored(sessions)[0]
     assert first.attempts == 1 and first.last_error.startswith("NetworkError") and first.delivered_at is None
     assert first.next_attempt_at is not None
-    assert sent == 1 and emulator.sent(9002) == []  # 'second' waits for 'first'
-    assert [m.text for m in emulator.sent(9003)] == ["other chat"]
+    assert sent == 1 and emulator.sent(9002, since=since) == []  # 'second' waits for 'first'
+    assert [m.text for m in emulator.sent(9003, since=since)] == ["other chat"]
     assert await worker.deliver_due() == 0  # still backing off
     assert await worker.deliver_due(now=LATER) == 2
-    assert [m.text for m in emulator.sent(9002)] == ["first", "second"]
+    assert [m.text for m in emulator.sent(9002, since=since)] == ["first", "second"]
 
 
-async def test_flood_wait_waits_what_telegram_asked(worker, sessions, emulator) -> None:  # noqa: ANN001
+async def test_flood_wait_waits_what_telegram_asked(worker, sessions, emulator, since) -> None:  # noqa: ANN001
     push(sessions, "tg:9004", "flood")
     emulator.fail_next(1, error_code=429, retry_after=7, methods={"sendMessage"})
     await worker.deliver_due()
@@ -95,7 +100,7 @@ async def test_flood_wait_waits_what_telegram_asked(worker, sessions, emulator) 
     assert await worker.deliver_due(now=LATER) == 1
 
 
-async def test_blocked_bot_is_given_up_without_blocking_later_rows(worker, sessions, emulator) -> None:  # noqa: ANN001
+async def test_blocked_bot_is_given_up_without_blocking_later_rows(worker, sessions, emulator, since) -> None:  # noqa: ANN001
     push(sessions, "tg:9005", "blocked")
     push(sessions, "tg:9005", "after")
     emulator.fail_next(1, error_code=403, methods={"sendMessage"})

@@ -13,7 +13,7 @@ from bot import store as senders
 from bot import subscriptions as subs
 from bot.notifier import LOCAL_TZ, Notifier, render_event
 from common.case_client import CaseApiUnavailable
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common.db import session_scope
 from common.i18n import format_day, t
 from common.outbox import OutboxMessage
 
@@ -59,11 +59,9 @@ class FakeFeed:
 
 
 @pytest.fixture()
-def sessions(tmp_path):  # noqa: ANN201
-    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
-    create_all(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+def sessions(app_sessions):  # noqa: ANN001, ANN201
+    """The application database, on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return app_sessions
 
 
 def rows(sessions) -> List[OutboxMessage]:  # noqa: ANN001
