@@ -47,6 +47,7 @@ APP_TABLE_MODULES = (
     "bot.store",
     "bot.subscriptions",
     "bot.telegram.store",
+    "common.claims",
     "common.outbox",
     "knowledge.store",
 )

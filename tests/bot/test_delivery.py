@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 import time
-from typing import List
+from typing import Dict, List
 
 import httpx
 import pytest
@@ -109,3 +111,37 @@ async def test_blocked_bot_is_given_up_without_blocking_later_rows(worker, sessi
     rows = stored(sessions)
     assert rows[0].attempts == MAX_ATTEMPTS and rows[0].last_error.startswith("gave up: Forbidden")
     assert rows[1].delivered_at is not None
+
+
+def test_two_workers_at_once_send_every_row_once_and_in_order(  # noqa: ANN001
+    tmp_path, sessions, emulator, kb, since
+) -> None:
+    """Two gateways' workers, each in its own thread and event loop, on one database."""
+    chats = list(range(9100, 9112))
+    for chat in chats:
+        for n in range(3):
+            push(sessions, f"tg:{chat}", f"{chat}-{n}")
+    settings = telegram_settings(tmp_path, emulator)
+    sent_by: Dict[str, int] = {}
+
+    async def drain(name: str) -> None:
+        async with Bot(emulator.token, base_url=emulator.base_url) as bot, httpx.AsyncClient() as http:
+            services = Services(settings=settings, chat=None, sessions=sessions, knowledge=kb,  # type: ignore
+                                cases=None, http=http)
+            worker = DeliveryWorker(bot, services, poll_s=0.05)
+            total, idle = 0, 0
+            while idle < 5:
+                sent = await worker.deliver_due()
+                total, idle = total + sent, 0 if sent else idle + 1
+                await asyncio.sleep(0.01)
+            sent_by[name] = total
+
+    threads = [threading.Thread(target=asyncio.run, args=(drain(f"w{n}"),)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(sent_by.values()) == len(chats) * 3 and len(sent_by) == 2
+    for chat in chats:
+        assert [m.text for m in emulator.sent(chat, since=since)] == [f"{chat}-{n}" for n in range(3)]
+    assert all(r.delivered_at is not None for r in stored(sessions))
