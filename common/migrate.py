@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
@@ -35,6 +36,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from common.db import make_engine
 from common.settings import ROOT, Settings
@@ -133,6 +135,30 @@ def migration_lock(schema: Schema, url: str) -> Iterator[None]:
 
 
 _upgraded: set[Tuple[str, str]] = set()
+MAX_WAIT_STEP_S = 30.0
+
+
+def wait_for_database(url: str, what: str) -> None:
+    """Returns once `url`'s server accepts a connection; until then logs and retries with
+    back-off (0.5 s doubling to 30 s), so a service started before its database comes up,
+    or while it is down, waits instead of exiting into a restart loop."""
+    failures = 0
+    while True:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            if failures:
+                logger.info("%s database reachable again", what)
+            return
+        except OperationalError as exc:
+            failures += 1
+            delay = min(MAX_WAIT_STEP_S, 0.5 * 2 ** min(failures - 1, 10))
+            logger.warning("%s database unreachable (%s: %s); retrying in %.1fs", what, type(exc).__name__,
+                           str(exc.orig).strip().splitlines()[0][:160] if exc.orig else "", delay)
+            time.sleep(delay)
+        finally:
+            engine.dispose()
 
 
 def upgrade(url: str, schema: Schema = APP) -> None:
@@ -141,6 +167,7 @@ def upgrade(url: str, schema: Schema = APP) -> None:
     Once per process and database: the gateway and the knowledge loader both ask."""
     if (schema.name, url) in _upgraded:
         return
+    wait_for_database(url, schema.name)
     cfg = config(schema, url)
     with migration_lock(schema, url):
         engine = make_engine(url)
