@@ -12,7 +12,7 @@ PYTHON310 ?= $(shell if python3.10 --version >/dev/null 2>&1; then command -v py
 	elif command -v pyenv >/dev/null 2>&1; then v=$$(pyenv versions --bare | grep -E '^3\.10\.' | tail -1); \
 	[ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python; fi)
 
-.PHONY: setup run test bench train lint clean migrate
+.PHONY: setup run run-scaled test bench train lint clean migrate
 
 $(STAMP): requirements.txt
 	@if [ ! -x $(PY) ]; then \
@@ -38,6 +38,10 @@ train: setup
 
 run: setup
 	$(PY) -m tools.run
+
+# Several instances on PostgreSQL (POSTGRES_URL) and Redis (REDIS_URL): see README.
+run-scaled: setup
+	$(PY) -m tools.run_scaled
 
 lint: setup
 	$(VENV)/bin/ruff check .

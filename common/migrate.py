@@ -98,25 +98,27 @@ def config(schema: Schema, url: str) -> Config:
     return cfg
 
 
-def _lock_key(schema: Schema) -> int:
+def _lock_key(name: str) -> int:
     """A stable signed 64-bit key for `pg_advisory_lock`."""
-    digest = hashlib.sha256(f"power-assistant-migrate:{schema.name}".encode()).digest()
+    digest = hashlib.sha256(f"power-assistant:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextlib.contextmanager
-def migration_lock(schema: Schema, url: str) -> Iterator[None]:
-    """Held while one process upgrades `url`; others wait, then find nothing to do."""
+def database_lock(url: str, name: str) -> Iterator[None]:
+    """A lock named `name` shared by every process using `url`'s database: a PostgreSQL
+    advisory lock, or an `flock` file beside a SQLite file. Start-up steps that write shared
+    rows (migrations, loading the knowledge files) run under one, so instances take turns."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(url, future=True, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_key(schema)})
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_key(name)})
                 try:
                     yield
                 finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(schema)})
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(name)})
         finally:
             engine.dispose()
         return
@@ -124,7 +126,7 @@ def migration_lock(schema: Schema, url: str) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    lock_path = Path(f"{database}.migrate.lock")
+    lock_path = Path(f"{database}.{name}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -169,7 +171,7 @@ def upgrade(url: str, schema: Schema = APP) -> None:
         return
     wait_for_database(url, schema.name)
     cfg = config(schema, url)
-    with migration_lock(schema, url):
+    with database_lock(url, f"migrate-{schema.name}"):
         engine = make_engine(url)
         try:
             with engine.connect() as conn:

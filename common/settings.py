@@ -104,6 +104,9 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     notifier_poll_s: float = 1.0
+    # The scaled-out profile (`make run-scaled`, tools/scaled.py): its PostgreSQL and Redis.
+    postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    redis_url: str = "redis://127.0.0.1:6379/0"
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -146,6 +149,8 @@ class Settings:
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            postgres_url=_env("POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+            redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

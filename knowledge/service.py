@@ -49,7 +49,8 @@ class KnowledgeBase:
         migrate.upgrade(database_url)
         engine = make_engine(database_url)
         factory = make_session_factory(engine)
-        with session_scope(factory) as session:
+        # Several instances start at once in the scaled profile: one loads the files at a time.
+        with migrate.database_lock(database_url, "knowledge-sync"), session_scope(factory) as session:
             entries = loader.sync(knowledge_dir, session=session)
         engine.dispose()
         logger.info("knowledge base ready: %d entries", len(entries))
