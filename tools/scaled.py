@@ -14,6 +14,7 @@ an `events` table). On several machines the same settings point at shared server
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -152,9 +153,22 @@ class ScaledStack(Stack):
                 f"http://127.0.0.1:{port}/status?token={self.rasa_token}", rasa_env, logs / f"rasa-{n}.log",
             ))
         for n, port in enumerate(self.scaled_ports.gateways, 1):
+            gateway_env = {**env, "GATEWAY_PORT": str(port)}
+            if n > 1 and not env.get("TELEGRAM_WEBHOOK_URL"):
+                gateway_env["TELEGRAM_BOT_TOKEN"] = ""  # one process only may long-poll a bot token
             services.append(Service(f"gateway-{n}", [PYTHON, "-m", "bot.main"], f"http://127.0.0.1:{port}/healthz",
-                                    {**env, "GATEWAY_PORT": str(port)}, logs / f"gateway-{n}.log"))
+                                    gateway_env, logs / f"gateway-{n}.log"))
         return services
+
+    def stop(self) -> None:
+        """Stops the instances of a kind together, gateways first."""
+        for kind in ("gateway", "rasa", "actions", "cases"):
+            group = [s for s in self.services if s.name.split("-")[0] == kind and s.alive()]
+            threads = [threading.Thread(target=service.stop) for service in group]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
 
     def start(self, timeout: float = 300.0) -> ScaledStack:
         """Starts in dependency order; the two instances of a kind start together."""

@@ -135,3 +135,5 @@ def test_killing_one_rasa_mid_conversation_loses_no_turn(scaled, gateways) -> No
     assert reply["meta"]["requested_slot"] == "confirm"
     case_id = chat.say("/affirm")["meta"]["case_id"]
     assert [case["case_id"] for case in cases_of(scaled, chat.sender_id)] == [case_id]
+    logs = "".join((scaled.var_dir / "logs" / f"gateway-{n}.log").read_text() for n in (1, 2))
+    assert f"rasa {scaled.rasa_urls[0]} unreachable" in logs  # the dead one was tried, then skipped
