@@ -129,10 +129,10 @@ def test_several_processes_upgrading_at_once_do_not_race(database_url: str) -> N
     runs = [
         subprocess.Popen([sys.executable, "-m", "common.migrate", "all"], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(3)
+        for _ in range(2)
     ]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert [run.returncode for run in runs] == [0, 0], outputs
     for schema in SCHEMAS:
         assert _version(database_url, schema) == _head(schema)
 
