@@ -12,7 +12,7 @@ PYTHON310 ?= $(shell if python3.10 --version >/dev/null 2>&1; then command -v py
 	elif command -v pyenv >/dev/null 2>&1; then v=$$(pyenv versions --bare | grep -E '^3\.10\.' | tail -1); \
 	[ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python; fi)
 
-.PHONY: setup run test bench train lint clean browser
+.PHONY: setup run run-scaled test bench train lint clean migrate browser
 
 $(STAMP): requirements.txt
 	@if [ ! -x $(PY) ]; then \
@@ -29,11 +29,19 @@ common/locale/%/LC_MESSAGES/messages.mo: common/locale/%/LC_MESSAGES/messages.po
 setup: $(STAMP) $(CATALOGS)
 	@mkdir -p var
 
+# Brings DATABASE_URL's and CASE_DATABASE_URL's schemas to head (the services also do it at start).
+migrate: setup
+	$(PY) -m common.migrate all
+
 train: setup
 	$(PY) -m tools.train
 
 run: setup
 	$(PY) -m tools.run
+
+# Several instances on PostgreSQL (POSTGRES_URL) and Redis (REDIS_URL): see README.
+run-scaled: setup
+	$(PY) -m tools.run_scaled
 
 lint: setup
 	$(VENV)/bin/ruff check .

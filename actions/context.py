@@ -10,10 +10,10 @@ import httpx
 from rasa_sdk import Tracker
 from sqlalchemy.orm import sessionmaker
 
-from common import pii_vault
+from common import migrate, pii_vault
 from common.case_client import CaseClient
 from common.crypto import DecryptionError, FieldCipher, assistant_cipher
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common.db import make_engine, make_session_factory, session_scope
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
@@ -146,7 +146,7 @@ def sessions() -> sessionmaker:
     """Sessions of the application database (queued applications, the outbox)."""
     global _sessions
     if _sessions is None:
+        migrate.upgrade(settings().database_url)
         engine = make_engine(settings().database_url)
-        create_all(engine)
         _sessions = make_session_factory(engine)
     return _sessions

@@ -27,7 +27,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.receipts import receipt_messages
-from common import outbox
+from common import claims, outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
 from common.crypto import FieldCipher
 from common.db import Base, session_scope
@@ -43,6 +43,8 @@ DEAD_LETTER = "dead_letter"
 MAX_BACKOFF_S = 300.0
 # Refusals that say "not now" rather than "never": a proxy's timeout, rate limiting.
 RETRYABLE = frozenset({408, 425, 429})
+SUBMISSION_CLAIM_TTL_S = 60.0  # longer than a create-case call with its timeout
+_HOLDER = claims.new_holder()
 
 
 def utcnow() -> dt.datetime:
@@ -102,20 +104,30 @@ def backoff_s(attempts: int) -> float:
 
 
 async def deliver_due(
-    client: CaseClient, sessions: sessionmaker, cipher: FieldCipher, settings: Settings, limit: int = 20
+    client: CaseClient, sessions: sessionmaker, cipher: FieldCipher, settings: Settings, limit: int = 20,
+    holder: str = _HOLDER,
 ) -> int:
     """Delivers the queued applications whose time has come, oldest first, one transaction
     each; returns how many landed. Stops at the first that finds the API still down (that row
-    waits out its back-off); an unreadable row is dead-lettered and the rest go on."""
+    waits out its back-off); an unreadable row is dead-lettered and the rest go on.
+
+    Several action servers may run this at once: each application is claimed first
+    (`common.claims`, `submission:<id>`) and re-read, so one server delivers it."""
     with session_scope(sessions) as session:
         ids = [row.id for row in due(utcnow(), limit, session=session)]
     landed = 0
     for row_id in ids:
-        with session_scope(sessions) as session:
-            row = session.get(PendingApplication, row_id)
-            if row is None or row.status != QUEUED:
-                continue
-            outcome = await _deliver(row, client, cipher, settings, session=session)
+        name = f"submission:{row_id}"
+        if not claims.claim_now(sessions, [name], holder, SUBMISSION_CLAIM_TTL_S):
+            continue  # another action server is delivering it
+        try:
+            with session_scope(sessions) as session:
+                row = session.get(PendingApplication, row_id)
+                if row is None or row.status != QUEUED:
+                    continue
+                outcome = await _deliver(row, client, cipher, settings, session=session)
+        finally:
+            claims.release_now(sessions, [name], holder)
         if outcome is None:
             break
         landed += outcome

@@ -19,8 +19,9 @@ from bot.rate_limit import ChatLimits
 from bot.status_pages import router as status_router
 from bot.telegram.webhook import router as telegram_router
 from bot.web import pages, router
+from common import migrate
 from common.case_client import CaseClient
-from common.db import create_all, make_engine, make_session_factory
+from common.db import make_engine, make_session_factory
 from common.settings import Settings
 from common.web import limit_body_size
 from knowledge.service import KnowledgeBase
@@ -34,8 +35,8 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate.upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
-        create_all(engine)
         app.state.sessions = make_session_factory(engine)
         app.state.knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:

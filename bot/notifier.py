@@ -11,6 +11,12 @@ reaches every subscriber once; channel workers deliver from the outbox (web send
 While a case's current stage waits on the resident, its subscribers are reminded once a
 day at most (dedupe key `reminder:<case>:<sender>:<date>`), from the day after the stage began.
 
+With several gateways on one database, one notifier at a time reads the feed: each poll
+claims `notifier:feed` (`common.claims`) for a short lease that the holder renews; the
+others skip their poll, and take over within the lease (`10 × NOTIFIER_POLL_S`, at least
+5 s) when the holder stops. A reader that lost its lease mid-page still writes nothing
+twice (cursor check, dedupe keys).
+
 The case API may be down: the notifier then logs a warning and retries with back-off; it
 never stops the gateway.
 
@@ -29,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import store
 from bot import subscriptions as subs
-from common import outbox
+from common import claims, outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
 from common.db import session_scope
 from common.i18n import format_day, t
@@ -38,6 +44,7 @@ from common.scripts import ZH_HANS
 logger = logging.getLogger(__name__)
 
 CASE_CREATED = "case.created"
+FEED_CLAIM = "notifier:feed"
 STAGE_CHANGED = "case.stage_changed"
 ITEM_UPDATED = "item.updated"
 # Residents are in China: reminder days and hours are Beijing time (no daylight saving).
@@ -170,9 +177,24 @@ class Notifier:
         self._default_locale = default_locale
         self._stages: OrderedDict[str, Stages] = OrderedDict()
         self._last_reminders = 0.0
+        self._holder = claims.new_holder()
+        self._lease_s = max(5.0, 10 * self._poll_s)
+
+    def _hold_feed(self) -> bool:
+        """Claims (or renews) the feed for this notifier; False while another one holds it."""
+        return bool(claims.claim_now(self._sessions, [FEED_CLAIM], self._holder, self._lease_s))
 
     async def run(self) -> None:
         """Follows the feed until cancelled; outages of the case API only slow it down."""
+        try:
+            await self._run()
+        finally:
+            try:
+                claims.release_now(self._sessions, [FEED_CLAIM], self._holder)
+            except Exception:  # the database may be what stopped us
+                logger.warning("notifier could not release its claim on the feed", exc_info=True)
+
+    async def _run(self) -> None:
         failures = 0
         loop = asyncio.get_running_loop()
         while True:
@@ -216,6 +238,8 @@ class Notifier:
 
     async def poll_once(self) -> int:
         """Reads one page of events and commits their messages with the cursor; returns how many."""
+        if not self._hold_feed():
+            return 0
         with session_scope(self._sessions) as session:
             cursor = subs.get_cursor(session=session)
         page = await self._cases.events(after=cursor, limit=EVENTS_PER_READ)
@@ -274,6 +298,8 @@ class Notifier:
         if local.hour < REMINDER_HOUR:
             return 0
         today = local.date()
+        if not self._hold_feed():
+            return 0
         with session_scope(self._sessions) as session:
             waiting = [
                 (case.case_id, case)
@@ -314,14 +340,15 @@ def _local_day(value: dt.datetime) -> dt.date:
 async def _main_once() -> None:  # pragma: no cover - operator tool
     import httpx
 
-    from common.db import create_all, make_engine, make_session_factory
+    from common import migrate
+    from common.db import make_engine, make_session_factory
     from common.logs import configure_logging
     from common.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    create_all(engine)
     async with httpx.AsyncClient() as http:
         key = settings.secret("CASE_API_GATEWAY_KEY")
         cases = CaseClient(settings.case_api_url, key, http, settings.case_api_timeout_s)

@@ -24,12 +24,12 @@ from cases.api.routes import cases, events, health, processes, webhooks
 from cases.auth import KeyRing
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
-from cases.models import create_tables
 from cases.processes import load_catalog
 from cases.registry import HttpRegistry, LocalRegistry, Registry, seed_local_registry
 from cases.sms import SmsSender, sender_from_settings
 from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
+from common import migrate
 from common.crypto import case_cipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
@@ -105,7 +105,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.case_database_url)
-        create_tables(engine)
+        migrate.upgrade(settings.case_database_url, migrate.CASES)
         sessions = make_session_factory(engine)
         cipher = case_cipher(settings)
         chosen = registry

@@ -129,6 +129,9 @@ class Settings:
     # means the file stand-in under var/.
     sms_gateway_url: str = ""
     sms_gateway_token: str = ""
+    # The scaled-out profile (`make run-scaled`, tools/scaled.py): its PostgreSQL and Redis.
+    postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    redis_url: str = "redis://127.0.0.1:6379/0"
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -176,6 +179,8 @@ class Settings:
             rate_sessions_per_min=_env_float("RATE_SESSIONS_PER_MIN", 60.0),
             sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
             sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
+            postgres_url=_env("POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+            redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common import migrate
+from common.db import make_engine, make_session_factory, session_scope
 from knowledge import loader
 from knowledge.regions import Gazetteer
 from knowledge.retrieval import LexicalIndex
@@ -45,10 +46,11 @@ class KnowledgeBase:
     @classmethod
     def load(cls, knowledge_dir: Path, database_url: str) -> KnowledgeBase:
         """Loads the files into the database and builds the knowledge base from it."""
+        migrate.upgrade(database_url)
         engine = make_engine(database_url)
-        create_all(engine)
         factory = make_session_factory(engine)
-        with session_scope(factory) as session:
+        # Several instances start at once in the scaled profile: one loads the files at a time.
+        with migrate.database_lock(database_url, "knowledge-sync"), session_scope(factory) as session:
             entries = loader.sync(knowledge_dir, session=session)
         engine.dispose()
         logger.info("knowledge base ready: %d entries", len(entries))

@@ -11,17 +11,20 @@ session, event counts) work unchanged; none of them holds personal data.
 Only the column type changes: every query and method is Rasa's own, because they all go
 through `self.SQLEvent`. Rows written before encryption was switched on (plain JSON) are
 still read. Configured in `endpoints.yml` as `type: nlu.tracker_store.EncryptedSQLTrackerStore`
-with the same keys as Rasa's `type: SQL`.
+with the same keys as Rasa's `type: SQL`, plus `sql_url` (`RASA_TRACKER_URL`, a SQLAlchemy URL
+such as `postgresql+psycopg2://power@db:5432/power?options=-csearch_path%3Drasa`) which,
+when set, replaces dialect, host, port, db, username, password and query: one setting
+moves the tracker store from the SQLite file to PostgreSQL.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, _create_sequence
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import declarative_base
 
 from common.crypto import DecryptionError, FieldCipher, assistant_cipher
@@ -62,10 +65,30 @@ class SealedText(sa.types.TypeDecorator):
             ) from exc
 
 
+def url_parts(url: str) -> Dict[str, Any]:
+    """`SQLTrackerStore`'s keyword arguments for a SQLAlchemy URL."""
+    parsed = make_url(url)
+    return {
+        "dialect": parsed.drivername,
+        "host": parsed.host,
+        "port": parsed.port,
+        "db": parsed.database or "",
+        "username": parsed.username,
+        "password": parsed.password,
+        "query": dict(parsed.query) or None,
+    }
+
+
 class EncryptedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose events table keeps each event's JSON encrypted."""
 
     Base: Any = declarative_base()
+
+    def __init__(self, *args: Any, sql_url: Optional[str] = None, **kwargs: Any) -> None:
+        # Not `url`: Rasa passes an endpoint's `url` as `host`.
+        if sql_url:
+            kwargs.update(url_parts(sql_url))
+        super().__init__(*args, **kwargs)
 
     class SQLEvent(Base):  # type: ignore[valid-type,misc]
         """Rasa's `events` table, column for column, with `data` sealed."""

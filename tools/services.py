@@ -149,6 +149,7 @@ class Stack:
                 "RASA_URL": self.rasa_url,
                 "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
                 "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
+                "RASA_TRACKER_URL": env.get("RASA_TRACKER_URL", ""),
                 "GATEWAY_PORT": str(self.ports.gateway),
                 "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or self.gateway_url,
                 "CASE_API_URL": self.case_api_url,

@@ -82,6 +82,7 @@ def rasa_env() -> dict[str, str]:
     # endpoints.yml reads these; without them a bare `rasa` command would create a file
     # literally named "${RASA_TRACKER_DB}" in the working directory.
     env.setdefault("RASA_TRACKER_DB", str(ROOT / "var" / "rasa_tracker.db"))
+    env.setdefault("RASA_TRACKER_URL", "")
     env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
     env.setdefault("SERVICE_CALL_SECRET", DEV_SECRETS["SERVICE_CALL_SECRET"])  # endpoints.yml's header
     return env

@@ -12,6 +12,11 @@ Exactly once, from the resident's point of view: a row is sent only while undeli
 marked right after Telegram's answer. The one gap is a crash between Telegram accepting a
 message and the mark being committed (milliseconds); the message is then sent again after
 the restart. Telegram offers no idempotency key that could close it.
+
+Any number of gateways may run this worker on one database: each claims the chats it sends
+to (`common.claims`, name `outbox:telegram:<sender>`) and re-reads their rows after
+claiming, so a row is sent by one worker only and a chat's messages stay in order; a
+crashed worker's chats are taken over when its claim lapses (`CLAIM_TTL_S`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from bot import store as sender_store
 from bot.telegram.context import Services
 from bot.telegram.render import chat_of
 from bot.telegram.replies import send_one
+from common import claims
 from common.db import session_scope
 from common.outbox import OutboxMessage, message_of
 
@@ -40,6 +46,7 @@ BASE_DELAY_S = 1.0
 MAX_DELAY_S = 3600.0
 BATCH = 200
 CONCURRENT_CHATS = 16
+CLAIM_TTL_S = 120.0
 
 
 def _now() -> dt.datetime:
@@ -65,6 +72,7 @@ class DeliveryWorker:
         self._services = services
         self._poll_s = poll_s
         self._wakeup = asyncio.Event()
+        self._holder = claims.new_holder()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -86,17 +94,21 @@ class DeliveryWorker:
                 pass
             self._wakeup.clear()
 
-    def _pending(self, now: Optional[dt.datetime] = None) -> Dict[str, List[OutboxMessage]]:
-        """Undelivered rows per sender, oldest first (given-up rows excluded).
+    def _pending(
+        self, now: Optional[dt.datetime] = None, senders: Optional[List[str]] = None
+    ) -> Dict[str, List[OutboxMessage]]:
+        """Undelivered rows per sender (of `senders`), oldest first (given-up rows excluded).
 
         Chats with a row waiting out its back-off are left out of the batch altogether (their
         later rows must wait anyway), so any number of waiting rows never starves new ones.
         """
-        undelivered = (
+        undelivered = [
             OutboxMessage.channel == CHANNEL,
             OutboxMessage.delivered_at.is_(None),
             or_(OutboxMessage.attempts.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS),
-        )
+        ]
+        if senders is not None:
+            undelivered.append(OutboxMessage.sender_id.in_(senders))
         waiting = select(OutboxMessage.sender_id).where(*undelivered, OutboxMessage.next_attempt_at > (now or _now()))
         with session_scope(self._services.sessions) as session:
             rows = session.execute(
@@ -115,6 +127,17 @@ class DeliveryWorker:
         pending = self._pending(now)
         if not pending:
             return 0
+        names = {f"outbox:{CHANNEL}:{sender}": sender for sender in pending}
+        mine = claims.claim_now(self._services.sessions, list(names), self._holder, CLAIM_TTL_S)
+        if not mine:
+            return 0  # other workers hold these chats
+        try:
+            return await self._deliver_claimed([names[name] for name in mine], now)
+        finally:
+            claims.release_now(self._services.sessions, mine, self._holder)
+
+    async def _deliver_claimed(self, senders: List[str], now: Optional[dt.datetime]) -> int:
+        pending = self._pending(now, senders)  # re-read: another worker may have sent them meanwhile
         limit = asyncio.Semaphore(CONCURRENT_CHATS)
 
         async def one_chat(rows: List[OutboxMessage]) -> int:

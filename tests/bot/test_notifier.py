@@ -13,7 +13,7 @@ from bot import store as senders
 from bot import subscriptions as subs
 from bot.notifier import LOCAL_TZ, Notifier, render_event
 from common.case_client import CaseApiUnavailable
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common.db import session_scope
 from common.i18n import format_day, t
 from common.outbox import OutboxMessage
 
@@ -59,11 +59,9 @@ class FakeFeed:
 
 
 @pytest.fixture()
-def sessions(tmp_path):  # noqa: ANN201
-    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
-    create_all(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+def sessions(app_sessions):  # noqa: ANN001, ANN201
+    """The application database, on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return app_sessions
 
 
 def rows(sessions) -> List[OutboxMessage]:  # noqa: ANN001
@@ -168,3 +166,32 @@ async def test_case_api_outage_slows_the_notifier_but_never_stops_it(sessions, c
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(rows(sessions)) == 1
+
+
+async def test_one_gateways_notifier_reads_the_feed_and_another_takes_over_when_it_stops(sessions) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from bot.notifier import FEED_CLAIM
+    from common import claims
+
+    feed = FakeFeed()
+    first, second = Notifier(feed, sessions, 0.1), Notifier(feed, sessions, 0.1)  # type: ignore[arg-type]
+    feed.feed += [event(1, "case.created", "acceptance"),
+                  event(2, "case.stage_changed", "supply_plan", previous_stage="acceptance")]
+    assert await first.poll_once() == 2
+    feed.feed.append(event(3, "case.stage_changed", "completion_inspection", previous_stage="supply_plan"))
+    assert await second.poll_once() == 0  # the first holds the feed
+    with session_scope(sessions) as session:  # the first gateway was killed: its lease lapses
+        session.execute(update(claims.WorkClaim).where(claims.WorkClaim.name == FEED_CLAIM).values(
+            expires_at=claims.utcnow() - dt.timedelta(seconds=1)))
+    assert await second.poll_once() == 1
+    assert await first.poll_once() == 0  # now the second's
+    assert [r.dedupe_key for r in rows(sessions)] == ["event:2:tg:11", "event:3:tg:11"]
+    task = asyncio.ensure_future(second.run())  # a stopping notifier releases the feed at once
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    feed.feed.append(event(4, "case.stage_changed", "connection", previous_stage="completion_inspection"))
+    assert await first.poll_once() == 1
+    assert len(rows(sessions)) == 3

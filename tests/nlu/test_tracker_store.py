@@ -81,3 +81,31 @@ def test_a_different_key_cannot_read_the_events(tmp_path: Path, monkeypatch: pyt
     finally:
         monkeypatch.undo()
         tracker_store._cipher.cache_clear()
+
+
+def test_endpoints_sql_url_moves_the_store_to_either_engine(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """endpoints.yml's `sql_url: ${RASA_TRACKER_URL}` as Rasa loads it: SQLite or PostgreSQL."""
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    from common.settings import ROOT
+
+    monkeypatch.setenv("RASA_TRACKER_URL", database_url)
+    monkeypatch.setenv("RASA_TRACKER_DB", str(tmp_path / "unused.db"))
+    monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:9/webhook")
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
+    store = TrackerStore.create(config, DOMAIN)
+    inner = getattr(store, "_tracker_store", store)
+    assert isinstance(inner, EncryptedSQLTrackerStore)
+    assert inner.engine.url.get_backend_name() == sa.engine.make_url(database_url).get_backend_name()
+    asyncio.run(store.save(_tracker("erin")))
+    with inner.engine.connect() as conn:
+        data = [row[0] for row in conn.execute(sa.text("SELECT data FROM events"))]
+    assert len(data) == 3 and not any(ID_NUMBER in d or PHONE in d for d in data)
+    again = asyncio.run(store.retrieve("erin"))
+    assert again is not None and again.get_slot("name") == "张三"
+    assert not (tmp_path / "unused.db").exists()
+    inner.engine.dispose()
