@@ -3,7 +3,8 @@
 Runs when `application_form` ends. A cancelled form ends with nothing to submit. Otherwise
 the case is created with the form's idempotency key (a retry, or a double click, cannot make
 a second case); when the case API is down the application is queued
-(`actions.submissions`) and delivered exactly once when it is back.
+(`actions.submissions`) and delivered exactly once when it is back. It is written down
+before the call (`actions.submitting`), so a crash mid-call is delivered by the queue too.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ from actions.faq import answer_question
 from actions.forms.application import reset_events
 from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
-from actions.submissions import queue
+from actions.submitting import begin, defer, landed, refused
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.db import session_scope
 from common.i18n import t
 from common.identity import find_id_number, find_mobile
+from common.timeouts import SUBMIT_RETRIES
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +94,22 @@ class ActionFinishApplication(Action):
         if body is None or not key:
             dispatcher.utter_message(text=t("form.incomplete", locale), buttons=[replies.human_button(locale)])
             return events + reset_events()
+        with session_scope(sessions()) as session:
+            begin(
+                body, key, tracker.sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
+                session=session,
+            )
         try:
-            case = await case_client().create_case(body, key)
+            case = await case_client().create_case(body, key, retries=SUBMIT_RETRIES)
         except CaseApiUnavailable:
             with session_scope(sessions()) as session:
-                queue(body, key, tracker.sender_id, body["channel"], locale, cipher(), session=session)
+                defer(key, session=session)
             logger.warning("case API unavailable; application of %s queued", tracker.sender_id)
             dispatcher.utter_message(text=t("form.queued", locale))
             return events + reset_events()
         except CaseApiRejected as exc:
+            with session_scope(sessions()) as session:
+                refused(key, exc.status, session=session)
             logger.warning("case API refused the application of %s: HTTP %s", tracker.sender_id, exc.status)
             reasons = "; ".join(str(p.get("reason")) for p in exc.body.get("problems") or []) or str(
                 exc.body.get("error", "")
@@ -109,6 +118,8 @@ class ActionFinishApplication(Action):
                 text=t("form.rejected", locale, reason=reasons), buttons=[replies.human_button(locale)]
             )
             return events + reset_events()
+        with session_scope(sessions()) as session:
+            landed(key, str(case["case_id"]), session=session)
         logger.info("case %s created for %s", case.get("case_id"), tracker.sender_id)
         for message in receipt_messages(case, locale, settings()):
             dispatcher.utter_message(text=message["text"], image=message.get("image_url"))

@@ -2,7 +2,9 @@
 
 Cleans the text, decides the locale (the script the question is written in), converts it
 for NLU, sends it to Rasa, and turns Rasa's reply and tracker into messages plus `meta`.
-Turns of one sender run one at a time, in order; different senders run concurrently.
+Turns of one sender run one at a time, in order; different senders run concurrently. At most
+`MAX_TURNS_IN_FLIGHT` turns run or wait at once in a process: beyond it a turn is answered
+"busy" at once (`Turn.shed`), so overload costs a retry, not a timeout per turn.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Turn:
     messages: List[Dict[str, Any]] = field(default_factory=list)
     meta: Meta = field(default_factory=Meta)
     locale: str = "zh_Hans"
+    shed: bool = False  # refused at once under overload (the web API answers 503)
 
 
 def message(
@@ -102,6 +105,7 @@ class ChatService:
         self._known: Dict[str, tuple[Optional[str], Optional[str]]] = {}
         # sender_id -> the form slot the last reply asked for (only while one is asked).
         self._asking: Dict[str, str] = {}
+        self._in_flight = 0
 
     def stored_locale(self, sender_id: str) -> Optional[str]:
         """The sender's last locale: from this process's cache, else the database."""
@@ -127,12 +131,20 @@ class ChatService:
 
     async def handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str] = None) -> Turn:
         """Runs one turn for `sender_id` and returns the replies with their meta."""
+        if self._in_flight >= self._settings.max_turns_in_flight:
+            logger.warning("overloaded: %d turns in flight; turn of %s shed", self._in_flight, sender_id)
+            locale = normalize_locale(requested_locale) or self._known.get(sender_id, (None, None))[0]
+            locale = locale or detect_locale(text, None) or self._settings.default_locale
+            busy = [message(t("service.busy", locale))]
+            return Turn(messages=busy, meta=Meta(fallback=True), locale=locale, shed=True)
+        self._in_flight += 1
         lock = self._locks[sender_id]
         self._users[sender_id] += 1
         try:
             async with lock:
                 return await self._handle(sender_id, text, channel, requested_locale)
         finally:
+            self._in_flight -= 1
             self._users[sender_id] -= 1
             if self._users[sender_id] == 0:  # nobody holds or waits for it: forget the lock
                 del self._users[sender_id]
