@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 
 from sqlalchemy.orm import sessionmaker
 
-from bot import store
+from bot import store, turn_journal
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
 from common.db import session_scope
@@ -170,7 +170,7 @@ class ChatService:
             # The text as typed goes along: names and addresses are read from it, not from
             # the NLU form (which is converted to Simplified script).
             metadata = {"locale": locale, "channel": channel, "text": cleaned.text}
-            replies = await self._rasa.send(sender_id, nlu_text, metadata)
+            replies = await self._send(sender_id, channel, nlu_text, metadata)
         except RasaUnavailable as exc:
             logger.error("turn failed for sender %s: %s", sender_id, exc)
             replies = []
@@ -191,6 +191,18 @@ class ChatService:
         else:
             self._asking.pop(sender_id, None)
         return turn
+
+    async def _send(self, sender_id: str, channel: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Sends the turn to Rasa; the submitting one is journalled (`bot.turn_journal`)."""
+        if self._asking.get(sender_id) != "confirm":
+            return await self._rasa.send(sender_id, text, metadata)
+        with session_scope(self._sessions) as session:
+            turn_id = turn_journal.begin(sender_id, channel, session=session)
+        try:
+            return await self._rasa.send(sender_id, text, metadata)
+        finally:
+            with session_scope(self._sessions) as session:
+                turn_journal.end(turn_id, session=session)
 
     @staticmethod
     def _meta_from_payload(payload: Dict[str, Any]) -> Meta:
