@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import replies
 from actions.constants import (
@@ -73,6 +74,28 @@ def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
     }
 
 
+def journal(body: Dict[str, Any], key: str, sender_id: str, locale: str) -> bool:
+    """Writes the application down before the call (`actions.submitting`); False if the
+    database cannot be written (disk full): the turn goes on without the crash safety net."""
+    try:
+        with session_scope(sessions()) as session:
+            begin(body, key, sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
+                  session=session)
+    except SQLAlchemyError as exc:
+        logger.error("application of %s not journalled: %s", sender_id, type(exc).__name__)
+        return False
+    return True
+
+
+def settle(outcome: Callable[..., None], key: str, value: Any) -> None:
+    """Marks the journal row; a failure leaves it to the queue's worker (same idempotency key)."""
+    try:
+        with session_scope(sessions()) as session:
+            outcome(key, value, session=session)
+    except SQLAlchemyError as exc:
+        logger.error("submission journal not updated: %s", type(exc).__name__)
+
+
 class ActionFinishApplication(Action):
     """Creates the case and sends the receipt with its QR code, or queues the application."""
 
@@ -94,22 +117,19 @@ class ActionFinishApplication(Action):
         if body is None or not key:
             dispatcher.utter_message(text=t("form.incomplete", locale), buttons=[replies.human_button(locale)])
             return events + reset_events()
-        with session_scope(sessions()) as session:
-            begin(
-                body, key, tracker.sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
-                session=session,
-            )
+        journalled = journal(body, key, tracker.sender_id, locale)
         try:
             case = await case_client().create_case(body, key, retries=SUBMIT_RETRIES)
         except CaseApiUnavailable:
-            with session_scope(sessions()) as session:
-                defer(key, session=session)
+            if not journalled:  # neither the case API nor our database: nothing was kept
+                dispatcher.utter_message(text=t("service.unavailable", locale), buttons=[replies.human_button(locale)])
+                return events + reset_events()
+            settle(lambda k, _none, session: defer(k, session=session), key, None)
             logger.warning("case API unavailable; application of %s queued", tracker.sender_id)
             dispatcher.utter_message(text=t("form.queued", locale))
             return events + reset_events()
         except CaseApiRejected as exc:
-            with session_scope(sessions()) as session:
-                refused(key, exc.status, session=session)
+            settle(refused, key, exc.status)
             logger.warning("case API refused the application of %s: HTTP %s", tracker.sender_id, exc.status)
             reasons = "; ".join(str(p.get("reason")) for p in exc.body.get("problems") or []) or str(
                 exc.body.get("error", "")
@@ -118,8 +138,7 @@ class ActionFinishApplication(Action):
                 text=t("form.rejected", locale, reason=reasons), buttons=[replies.human_button(locale)]
             )
             return events + reset_events()
-        with session_scope(sessions()) as session:
-            landed(key, str(case["case_id"]), session=session)
+        settle(landed, key, str(case["case_id"]))
         logger.info("case %s created for %s", case.get("case_id"), tracker.sender_id)
         for message in receipt_messages(case, locale, settings()):
             dispatcher.utter_message(text=message["text"], image=message.get("image_url"))

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from bot import store, turn_journal
@@ -115,10 +116,15 @@ class ChatService:
         return self._known[sender_id][0]
 
     def remember(self, sender_id: str, channel: str, locale: str) -> None:
-        """Records the sender's locale and channel; writes only when they change."""
+        """Records the sender's locale and channel; writes only when they change. A database
+        that cannot be written (disk full) costs the record, not the turn: tried again next turn."""
         if self._known.get(sender_id) != (locale, channel):
-            with session_scope(self._sessions) as session:
-                store.remember_sender(sender_id, channel, locale, session=session)
+            try:
+                with session_scope(self._sessions) as session:
+                    store.remember_sender(sender_id, channel, locale, session=session)
+            except SQLAlchemyError as exc:
+                logger.error("sender %s not recorded: %s", sender_id, type(exc).__name__)
+                return
             self._known[sender_id] = (locale, channel)
 
     def locale_for(self, sender_id: str, text: str, requested: Optional[str]) -> str:

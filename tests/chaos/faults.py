@@ -5,7 +5,8 @@
 Armed with `on_submit(before=…, after=…)`, it calls `before()` when a `POST /cases` request
 arrives (before forwarding it) and `after()` when the case API's answer comes back (before
 relaying it): killing a service in one of those hooks hits exactly the window in which a
-case is, or is not yet, created while the turn is still running.
+case is, or is not yet, created while the turn is still running. `on(EVENTS, after=…)` does
+the same for the notifier's read of the event feed (read, not yet written to the outbox).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tools.services import Stack
 from tools.supervisor import Supervisor
 
 SUBMIT = b"POST /cases HTTP/"
+EVENTS = b"GET /events?"  # the notifier reading the event feed
 
 Hook = Optional[Callable[[], None]]
 
@@ -38,6 +40,8 @@ class FaultProxy:
         self._server.bind(("127.0.0.1", 0))
         self._server.listen(64)
         self.port = int(self._server.getsockname()[1])
+        self._prefix = SUBMIT
+        self._contains = b""
         self._before: Hook = None
         self._after: Hook = None
         self._lock = threading.Lock()
@@ -50,8 +54,13 @@ class FaultProxy:
 
     def on_submit(self, before: Hook = None, after: Hook = None) -> None:
         """Arms the hooks for the next `POST /cases` (each runs once)."""
+        self.on(SUBMIT, before, after)
+
+    def on(self, prefix: bytes, before: Hook = None, after: Hook = None, reply_contains: bytes = b"") -> None:
+        """Arms the hooks for the next request starting with `prefix` (each runs once); `after`
+        waits for an answer that contains `reply_contains`."""
         with self._lock:
-            self._before, self._after = before, after
+            self._prefix, self._before, self._after, self._contains = prefix, before, after, reply_contains
 
     def _take(self, which: str) -> Hook:
         with self._lock:
@@ -85,7 +94,7 @@ class FaultProxy:
                 data = client.recv(65536)
                 if not data:
                     break
-                if data.startswith(SUBMIT):
+                if data.startswith(self._prefix):
                     hook = self._take("_before")
                     if hook:
                         hook()
@@ -103,7 +112,7 @@ class FaultProxy:
                 data = upstream.recv(65536)
                 if not data:
                     break
-                if submitting.is_set():
+                if submitting.is_set() and self._contains in data:
                     submitting.clear()
                     hook = self._take("_after")
                     if hook:
