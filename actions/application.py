@@ -74,17 +74,17 @@ def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
     }
 
 
-def journal(body: Dict[str, Any], key: str, sender_id: str, locale: str) -> bool:
-    """Writes the application down before the call (`actions.submitting`); False if the
-    database cannot be written (disk full): the turn goes on without the crash safety net."""
+def journal(body: Dict[str, Any], key: str, sender_id: str, locale: str) -> Optional[Dict[str, Any]]:
+    """Writes the application down before the call (`actions.submitting`) and returns the
+    body to submit; None if the database cannot be written (disk full): the turn goes on
+    without the crash safety net."""
     try:
         with session_scope(sessions()) as session:
-            begin(body, key, sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
-                  session=session)
+            return begin(body, key, sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
+                         session=session)
     except SQLAlchemyError as exc:
         logger.error("application of %s not journalled: %s", sender_id, type(exc).__name__)
-        return False
-    return True
+        return None
 
 
 def settle(outcome: Callable[..., None], key: str, value: Any) -> None:
@@ -118,10 +118,12 @@ class ActionFinishApplication(Action):
             dispatcher.utter_message(text=t("form.incomplete", locale), buttons=[replies.human_button(locale)])
             return events + reset_events()
         journalled = journal(body, key, tracker.sender_id, locale)
+        if journalled is not None:
+            body = journalled
         try:
             case = await case_client().create_case(body, key, retries=SUBMIT_RETRIES)
         except CaseApiUnavailable:
-            if not journalled:  # neither the case API nor our database: nothing was kept
+            if journalled is None:  # neither the case API nor our database: nothing was kept
                 dispatcher.utter_message(text=t("service.unavailable", locale), buttons=[replies.human_button(locale)])
                 return events + reset_events()
             settle(lambda k, _none, session: defer(k, session=session), key, None)

@@ -14,6 +14,7 @@ away from a submission whose turn is still running.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Dict, Optional
 
 from sqlalchemy import select
@@ -32,13 +33,20 @@ def _row(key: str, *, session: Session) -> Optional[PendingApplication]:
 def begin(
     body: Dict[str, Any], key: str, sender_id: str, channel: str, locale: str, cipher: FieldCipher,
     grace_s: float, *, session: Session,
-) -> None:
-    """Writes the application down, due for the worker only after `grace_s`."""
-    queue(body, key, sender_id, channel, locale, cipher, session=session)
-    session.flush()
+) -> Dict[str, Any]:
+    """Writes the application down, due for the worker only after `grace_s`; returns the body
+    to submit. A form confirmed again after a lost reply (Rasa died mid-turn, so the tracker
+    still asks for the confirmation) carries a new confirmation time: the body written down
+    the first time is submitted, so the case API's idempotency key finds the same request
+    and returns the same case instead of refusing a different body under that key."""
+    if queue(body, key, sender_id, channel, locale, cipher, session=session):
+        session.flush()
+        row = _row(key, session=session)
+        if row is not None:
+            row.next_attempt_at = utcnow() + dt.timedelta(seconds=grace_s)
+        return body
     row = _row(key, session=session)
-    if row is not None and row.status == QUEUED and row.attempts == 0:
-        row.next_attempt_at = utcnow() + dt.timedelta(seconds=grace_s)
+    return json.loads(cipher.decrypt(row.sealed_body)) if row is not None else body
 
 
 def landed(key: str, case_id: str, *, session: Session) -> None:

@@ -21,9 +21,9 @@ def sessions(tmp_path: Path):  # noqa: ANN201
     return make_session_factory(engine)
 
 
-def begin(factory, key: str = "k1") -> None:  # noqa: ANN001
+def begin(factory, key: str = "k1", body=BODY):  # noqa: ANN001, ANN201
     with session_scope(factory) as session:
-        submitting.begin(BODY, key, "s1", "web", "zh_Hans", CIPHER, 20.0, session=session)
+        return submitting.begin(body, key, "s1", "web", "zh_Hans", CIPHER, 20.0, session=session)
 
 
 def test_a_begun_submission_is_due_only_after_the_grace(tmp_path: Path) -> None:
@@ -58,7 +58,10 @@ def test_a_repeated_submission_keeps_one_row(tmp_path: Path) -> None:
     begin(factory)
     with session_scope(factory) as session:
         submitting.landed("k1", "C-1", session=session)
-    begin(factory)  # the same form confirmed again after a lost reply
+    # The same form confirmed again after a lost reply, with a new confirmation time: the
+    # body written down first is the one submitted again (same request under the same key).
+    again = begin(factory, body={**BODY, "consent": {"confirmed_at": "later"}})
+    assert again == BODY
     with session_scope(factory) as session:
         rows = list(session.query(PendingApplication))
         assert len(rows) == 1 and rows[0].status == DELIVERED
