@@ -20,21 +20,15 @@ from tests.e2e.conftest import Chat
 
 
 def fill(disk: Path) -> Path:
+    """Fills the tmpfs to the last byte (unbuffered: nothing left to flush on close)."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * (1 << 20))
-                out.flush()
-        except OSError:
-            pass
-    with filler.open("ab") as out:  # the last partial block too
-        try:
-            while True:
-                out.write(b"\0" * 512)
-                out.flush()
-        except OSError:
-            pass
+    with filler.open("wb", buffering=0) as out:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while out.write(b"\0" * size):
+                    pass
+            except OSError:
+                continue
     return filler
 
 
