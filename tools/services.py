@@ -5,8 +5,9 @@ Order: case API (the business system the actions and the gateway call), action s
 the knowledge base), Rasa server (needs the action server), gateway (needs Rasa). Each logs
 to `<var>/logs/<name>.log`; a service that does not become healthy in time stops the whole
 stack with its log's tail in the error, and a port held by another process is named before
-anything starts. Children die with the process that started them (`tools.procs`); keeping
-them running after a crash is `tools.supervisor`'s job.
+anything starts. Children die with the thread that started them (`tools.procs`: start a
+stack from a thread that outlives it, as the main thread does); keeping them running after a
+crash is `tools.supervisor`'s job.
 """
 
 from __future__ import annotations
