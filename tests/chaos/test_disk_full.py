@@ -47,8 +47,7 @@ def test_disk_full_is_reported_retried_and_survived(chaos: Chaos, chat: Chat) ->
         moved = transition(chaos, case)
         time.sleep(3.0)  # the notifier tries, fails, backs off, tries again
         failures = gateway_log.read_bytes()[log_before:].decode(errors="replace")
-        assert failures.count("notifier step failed: OperationalError") >= 2
-        assert not pushed(chaos.stack, subscriber)
+        assert failures.count("notifier step failed: OperationalError") >= 2  # reported, retried
         answer = chat.say("三零服务是什么意思")
         assert answer["meta"]["answer_id"] == "sanling"
         done = chat.say("确认")
