@@ -26,6 +26,7 @@ from tools.supervisor import Supervisor
 
 SUBMIT = b"POST /cases HTTP/"
 EVENTS = b"GET /events?"  # the notifier reading the event feed
+METHODS = {b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS"}
 
 Hook = Optional[Callable[[], None]]
 
@@ -94,11 +95,14 @@ class FaultProxy:
                 data = client.recv(65536)
                 if not data:
                     break
-                if data.startswith(self._prefix):
-                    hook = self._take("_before")
-                    if hook:
-                        hook()
-                    submitting.set()
+                if data.split(b" ", 1)[0] in METHODS:  # a new request on this connection
+                    if data.startswith(self._prefix):
+                        hook = self._take("_before")
+                        if hook:
+                            hook()
+                        submitting.set()
+                    else:
+                        submitting.clear()
                 upstream.sendall(data)
         except OSError:
             pass
