@@ -26,7 +26,7 @@ from tools.services import Ports, Stack
 from tools.supervisor import Policy, Supervisor, SupervisorThread
 from tools.train import ensure_model
 
-POLICY = Policy(backoff_s=0.3, max_backoff_s=2.0, max_failures=6, window_s=60.0, start_timeout_s=180.0)
+POLICY = Policy(backoff_s=0.3, max_backoff_s=2.0, max_failures=6, window_s=60.0, start_timeout_s=300.0)
 _senders = itertools.count()
 
 

@@ -156,7 +156,7 @@ class Chaos:
         os.kill(service.process.pid, signal.SIGKILL)
         return before
 
-    def wait_back(self, name: str, restarts_before: int, timeout: float = 180.0) -> float:
+    def wait_back(self, name: str, restarts_before: int, timeout: float = 300.0) -> float:
         """Waits until the supervisor has restarted `name` once more; returns how long it took."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
