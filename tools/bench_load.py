@@ -81,7 +81,11 @@ class Conversation:
         self.headers: Dict[str, str] = {}
 
     async def open(self) -> None:
-        response = await self.http.post("/api/chat/sessions", json={})
+        for _attempt in range(10):
+            response = await self.http.post("/api/chat/sessions", json={})
+            if response.status_code != 429:  # sessions are rate-limited per client address
+                break
+            await asyncio.sleep(float(response.headers.get("retry-after") or 1.0))
         if response.status_code in (404, 405):
             return  # the contract without sessions: the client names its sender
         response.raise_for_status()
