@@ -202,13 +202,21 @@ class ChatService:
         """Sends the turn to Rasa; the submitting one is journalled (`bot.turn_journal`)."""
         if self._asking.get(sender_id) != "confirm":
             return await self._rasa.send(sender_id, text, metadata)
-        with session_scope(self._sessions) as session:
-            turn_id = turn_journal.begin(sender_id, channel, session=session)
+        try:
+            with session_scope(self._sessions) as session:
+                turn_id: Optional[int] = turn_journal.begin(sender_id, channel, session=session)
+        except SQLAlchemyError as exc:  # disk full: the turn goes on without its safety net
+            logger.error("submitting turn of %s not journalled: %s", sender_id, type(exc).__name__)
+            turn_id = None
         try:
             return await self._rasa.send(sender_id, text, metadata)
         finally:
-            with session_scope(self._sessions) as session:
-                turn_journal.end(turn_id, session=session)
+            if turn_id is not None:
+                try:
+                    with session_scope(self._sessions) as session:
+                        turn_journal.end(turn_id, session=session)
+                except SQLAlchemyError as exc:  # the next start resends its reply: one duplicate at most
+                    logger.error("submitting turn of %s not crossed out: %s", sender_id, type(exc).__name__)
 
     @staticmethod
     def _meta_from_payload(payload: Dict[str, Any]) -> Meta:
