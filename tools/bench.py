@@ -43,7 +43,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_load, bench_telegram
+from tools import bench_application, bench_load, bench_telegram, bench_training
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -253,7 +253,10 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=HELDOUT, help="question file (default: the held-out set)")
     parser.add_argument("--accuracy-only", action="store_true", help="skip the latency, application and Telegram runs")
     parser.add_argument("--load-minutes", type=float, default=5.0, help="human-pace load run (0 skips it)")
+    parser.add_argument("--skip-training", action="store_true", help="skip timing a cold training of the model")
     args = parser.parse_args()
+
+    training = None if args.skip_training or args.accuracy_only else bench_training.measure()
 
     questions = load_questions(args.set)
     project_model = ensure_model()
@@ -274,6 +277,9 @@ def main() -> None:
     heavy = None if skip_load else bench_load.run(project_model, minutes=args.load_minutes)  # residents, ratio
 
     print_summary(summaries)
+    if training is not None:
+        bench_training.print_figures(training)
+        load["training"] = training
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
     application = load.pop("application", None)
     for label, figures in load.items():
