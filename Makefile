@@ -12,7 +12,7 @@ PYTHON310 ?= $(shell if python3.10 --version >/dev/null 2>&1; then command -v py
 	elif command -v pyenv >/dev/null 2>&1; then v=$$(pyenv versions --bare | grep -E '^3\.10\.' | tail -1); \
 	[ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python; fi)
 
-.PHONY: setup run run-scaled test bench train lint clean migrate browser
+.PHONY: setup run run-scaled test chaos bench train lint clean migrate browser
 
 $(STAMP): requirements.txt
 	@if [ ! -x $(PY) ]; then \
@@ -58,6 +58,10 @@ browser:
 test: setup lint browser
 	$(PY) -m pip check
 	$(PY) -m pytest
+
+# The fault tests alone (make test runs them too): kill -9 of each service, disk full.
+chaos: setup
+	$(PY) -m pytest tests/chaos -q
 
 bench: setup
 	$(PY) -m tools.bench

@@ -3,18 +3,20 @@
 Runs when `application_form` ends. A cancelled form ends with nothing to submit. Otherwise
 the case is created with the form's idempotency key (a retry, or a double click, cannot make
 a second case); when the case API is down the application is queued
-(`actions.submissions`) and delivered exactly once when it is back.
+(`actions.submissions`) and delivered exactly once when it is back. It is written down
+before the call (`actions.submitting`), so a crash mid-call is delivered by the queue too.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import replies
 from actions.constants import (
@@ -40,11 +42,12 @@ from actions.faq import answer_question
 from actions.forms.application import reset_events
 from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
-from actions.submissions import queue
+from actions.submitting import begin, defer, landed, refused
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.db import session_scope
 from common.i18n import t
 from common.identity import find_id_number, find_mobile
+from common.timeouts import SUBMIT_RETRIES
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,28 @@ def application_body(tracker: Tracker) -> Optional[Dict[str, Any]]:
     }
 
 
+def journal(body: Dict[str, Any], key: str, sender_id: str, locale: str) -> Optional[Dict[str, Any]]:
+    """Writes the application down before the call (`actions.submitting`) and returns the
+    body to submit; None if the database cannot be written (disk full): the turn goes on
+    without the crash safety net."""
+    try:
+        with session_scope(sessions()) as session:
+            return begin(body, key, sender_id, body["channel"], locale, cipher(), settings().rasa_action_timeout_s,
+                         session=session)
+    except SQLAlchemyError as exc:
+        logger.error("application of %s not journalled: %s", sender_id, type(exc).__name__)
+        return None
+
+
+def settle(outcome: Callable[..., None], key: str, value: Any) -> None:
+    """Marks the journal row; a failure leaves it to the queue's worker (same idempotency key)."""
+    try:
+        with session_scope(sessions()) as session:
+            outcome(key, value, session=session)
+    except SQLAlchemyError as exc:
+        logger.error("submission journal not updated: %s", type(exc).__name__)
+
+
 class ActionFinishApplication(Action):
     """Creates the case and sends the receipt with its QR code, or queues the application."""
 
@@ -92,15 +117,21 @@ class ActionFinishApplication(Action):
         if body is None or not key:
             dispatcher.utter_message(text=t("form.incomplete", locale), buttons=[replies.human_button(locale)])
             return events + reset_events()
+        journalled = journal(body, key, tracker.sender_id, locale)
+        if journalled is not None:
+            body = journalled
         try:
-            case = await case_client().create_case(body, key)
+            case = await case_client().create_case(body, key, retries=SUBMIT_RETRIES)
         except CaseApiUnavailable:
-            with session_scope(sessions()) as session:
-                queue(body, key, tracker.sender_id, body["channel"], locale, cipher(), session=session)
+            if journalled is None:  # neither the case API nor our database: nothing was kept
+                dispatcher.utter_message(text=t("service.unavailable", locale), buttons=[replies.human_button(locale)])
+                return events + reset_events()
+            settle(lambda k, _none, session: defer(k, session=session), key, None)
             logger.warning("case API unavailable; application of %s queued", tracker.sender_id)
             dispatcher.utter_message(text=t("form.queued", locale))
             return events + reset_events()
         except CaseApiRejected as exc:
+            settle(refused, key, exc.status)
             logger.warning("case API refused the application of %s: HTTP %s", tracker.sender_id, exc.status)
             reasons = "; ".join(str(p.get("reason")) for p in exc.body.get("problems") or []) or str(
                 exc.body.get("error", "")
@@ -109,6 +140,7 @@ class ActionFinishApplication(Action):
                 text=t("form.rejected", locale, reason=reasons), buttons=[replies.human_button(locale)]
             )
             return events + reset_events()
+        settle(landed, key, str(case["case_id"]))
         logger.info("case %s created for %s", case.get("case_id"), tracker.sender_id)
         for message in receipt_messages(case, locale, settings()):
             dispatcher.utter_message(text=message["text"], image=message.get("image_url"))

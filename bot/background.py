@@ -1,7 +1,8 @@
 """The gateway's background work, started and stopped with its lifespan.
 
 - the notifier (always): case events → outbox; it tolerates the case API being down;
-- the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set).
+- the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set);
+- once, the replies of submitting turns a previous run died in (`bot.turn_journal`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from bot import turn_journal
 from bot.notifier import Notifier
 from bot.telegram.app import TelegramFrontEnd, build_telegram
 from common.settings import Settings
@@ -41,11 +43,15 @@ async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) 
     )
     state.notifier = notifier
     task = asyncio.create_task(notifier.run(), name="notifier")
+    recovery = asyncio.create_task(
+        turn_journal.recover(state.rasa, state.sessions, settings.rasa_timeout_s), name="turn-recovery"
+    )
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for job in (task, recovery):
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await job
         if state.telegram is not None:
             await state.telegram.stop()

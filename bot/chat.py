@@ -2,7 +2,9 @@
 
 Cleans the text, decides the locale (the script the question is written in), converts it
 for NLU, sends it to Rasa, and turns Rasa's reply and tracker into messages plus `meta`.
-Turns of one sender run one at a time, in order; different senders run concurrently.
+Turns of one sender run one at a time, in order; different senders run concurrently. At most
+`MAX_TURNS_IN_FLIGHT` turns run or wait at once in a process: beyond it a turn is answered
+"busy" at once (`Turn.shed`), so overload costs a retry, not a timeout per turn.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from bot import store
+from bot import store, turn_journal
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
 from common import pii_vault
@@ -50,6 +53,7 @@ class Turn:
     messages: List[Dict[str, Any]] = field(default_factory=list)
     meta: Meta = field(default_factory=Meta)
     locale: str = "zh_Hans"
+    shed: bool = False  # refused at once under overload (the web API answers 503)
 
 
 def message(
@@ -105,6 +109,7 @@ class ChatService:
         self._known: Dict[str, tuple[Optional[str], Optional[str]]] = {}
         # sender_id -> the form slot the last reply asked for (only while one is asked).
         self._asking: Dict[str, str] = {}
+        self._in_flight = 0
 
     def stored_locale(self, sender_id: str) -> Optional[str]:
         """The sender's last locale: from this process's cache, else the database."""
@@ -114,10 +119,15 @@ class ChatService:
         return self._known[sender_id][0]
 
     def remember(self, sender_id: str, channel: str, locale: str) -> None:
-        """Records the sender's locale and channel; writes only when they change."""
+        """Records the sender's locale and channel; writes only when they change. A database
+        that cannot be written (disk full) costs the record, not the turn: tried again next turn."""
         if self._known.get(sender_id) != (locale, channel):
-            with session_scope(self._sessions) as session:
-                store.remember_sender(sender_id, channel, locale, session=session)
+            try:
+                with session_scope(self._sessions) as session:
+                    store.remember_sender(sender_id, channel, locale, session=session)
+            except SQLAlchemyError as exc:
+                logger.error("sender %s not recorded: %s", sender_id, type(exc).__name__)
+                return
             self._known[sender_id] = (locale, channel)
 
     def locale_for(self, sender_id: str, text: str, requested: Optional[str]) -> str:
@@ -130,12 +140,20 @@ class ChatService:
 
     async def handle(self, sender_id: str, text: str, channel: str, requested_locale: Optional[str] = None) -> Turn:
         """Runs one turn for `sender_id` and returns the replies with their meta."""
+        if self._in_flight >= self._settings.max_turns_in_flight:
+            logger.warning("overloaded: %d turns in flight; turn of %s shed", self._in_flight, sender_id)
+            locale = normalize_locale(requested_locale) or self._known.get(sender_id, (None, None))[0]
+            locale = locale or detect_locale(text, None) or self._settings.default_locale
+            busy = [message(t("service.busy", locale))]
+            return Turn(messages=busy, meta=Meta(fallback=True), locale=locale, shed=True)
+        self._in_flight += 1
         lock = self._locks[sender_id]
         self._users[sender_id] += 1
         try:
             async with lock:
                 return await self._handle(sender_id, text, channel, requested_locale)
         finally:
+            self._in_flight -= 1
             self._users[sender_id] -= 1
             if self._users[sender_id] == 0:  # nobody holds or waits for it: forget the lock
                 del self._users[sender_id]
@@ -164,7 +182,7 @@ class ChatService:
             # The text as typed goes along: names and addresses are read from it, not from
             # the NLU form (which is converted to Simplified script).
             metadata = {"locale": locale, "channel": channel, "text": typed}
-            replies = await self._rasa.send(sender_id, nlu_text, metadata)
+            replies = await self._send(sender_id, channel, nlu_text, metadata)
         except RasaUnavailable as exc:
             logger.error("turn failed for sender %s: %s", sender_id, exc)
             replies = []
@@ -185,6 +203,26 @@ class ChatService:
         else:
             self._asking.pop(sender_id, None)
         return turn
+
+    async def _send(self, sender_id: str, channel: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Sends the turn to Rasa; the submitting one is journalled (`bot.turn_journal`)."""
+        if self._asking.get(sender_id) != "confirm":
+            return await self._rasa.send(sender_id, text, metadata)
+        try:
+            with session_scope(self._sessions) as session:
+                turn_id: Optional[int] = turn_journal.begin(sender_id, channel, session=session)
+        except SQLAlchemyError as exc:  # disk full: the turn goes on without its safety net
+            logger.error("submitting turn of %s not journalled: %s", sender_id, type(exc).__name__)
+            turn_id = None
+        try:
+            return await self._rasa.send(sender_id, text, metadata)
+        finally:
+            if turn_id is not None:
+                try:
+                    with session_scope(self._sessions) as session:
+                        turn_journal.end(turn_id, session=session)
+                except SQLAlchemyError as exc:  # the next start resends its reply: one duplicate at most
+                    logger.error("submitting turn of %s not crossed out: %s", sender_id, type(exc).__name__)
 
     @staticmethod
     def _meta_from_payload(payload: Dict[str, Any]) -> Meta:

@@ -129,6 +129,20 @@ class RasaClient:
             return None
         return response.json() if response.status_code == 200 else None
 
+    async def events(self, sender_id: str) -> Optional[List[Dict[str, Any]]]:
+        """The conversation's events (for recovering an interrupted turn); None if unreadable."""
+        try:
+            response = await self._http.get(
+                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
+                params={"include_events": "AFTER_RESTART", "token": self._token},
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        return list(response.json().get("events") or [])
+
     async def healthy(self) -> bool:
         """True when at least one instance answers (each is probed; the answers mark them up or down)."""
         any_up = False

@@ -126,7 +126,10 @@ async def post_chat(body: ChatRequest, request: Request, authorization: Optional
     if wait:
         return too_many(wait, locale)
     turn = await request.app.state.chat.handle(body.sender_id, body.text, "web", body.locale)
-    return {"messages": turn.messages, "meta": dataclasses.asdict(turn.meta)}
+    reply = {"messages": turn.messages, "meta": dataclasses.asdict(turn.meta)}
+    if turn.shed:  # overloaded: a polite reply at once, and a status a client or proxy can act on
+        return JSONResponse({"error": turn.messages[0]["text"], **reply}, status_code=503, headers={"Retry-After": "2"})
+    return reply
 
 
 @router.get("/chat/{sender_id}/updates")

@@ -86,7 +86,11 @@ class Settings:
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    rasa_timeout_s: float = 10.0
+    # Timeouts line up (common/timeouts.py): a submission's case API budget < Rasa's wait for
+    # an action < the gateway's wait for Rasa. Turns beyond MAX_TURNS_IN_FLIGHT are shed.
+    rasa_timeout_s: float = 30.0
+    rasa_action_timeout_s: float = 20.0
+    max_turns_in_flight: int = 48
     default_locale: str = "zh_Hans"
     max_message_chars: int = 4096
     knowledge_dir: Path = ROOT / "knowledge"
@@ -146,7 +150,9 @@ class Settings:
             action_server_url=_env("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
             gateway_host=_env("GATEWAY_HOST", "127.0.0.1"),
             gateway_port=_env_int("GATEWAY_PORT", 8080),
-            rasa_timeout_s=_env_float("RASA_TIMEOUT_S", 10.0),
+            rasa_timeout_s=_env_float("RASA_TIMEOUT_S", 30.0),
+            rasa_action_timeout_s=_env_float("RASA_ACTION_TIMEOUT_S", 20.0),
+            max_turns_in_flight=_env_int("MAX_TURNS_IN_FLIGHT", 48),
             default_locale=_env("DEFAULT_LOCALE", "zh_Hans"),
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4096),
             knowledge_dir=Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge"))),
@@ -199,7 +205,8 @@ class Settings:
         return tuple(item.strip() for item in self.secret(name).split(",") if item.strip())
 
     def check(self) -> None:
-        """Refuses malformed secrets anywhere, and placeholder or short ones outside development."""
+        """Refuses malformed secrets anywhere, and placeholder or short ones outside development,
+        and timeouts that do not nest (common/timeouts.py)."""
         from common.secret_rules import problems  # noqa: PLC0415 - keeps this module import-light
 
         found = problems(self.secrets, strict=not self.is_development)
@@ -208,3 +215,6 @@ class Settings:
                 f"refusing to start with APP_ENV={self.app_env}: " + "; ".join(found)
                 + " (set them, or run `make run` once to generate .env; APP_ENV=development accepts placeholders)"
             )
+        from common.timeouts import check_timeouts  # here: it needs this class's fields
+
+        check_timeouts(self)

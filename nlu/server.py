@@ -8,6 +8,8 @@ with two CPU fixes for Rasa 3.6 applied first.
    the tree does not change at run time, so the lookup is cached by type name.
 
 Both keep Rasa's behaviour (same schema, same errors, same event classes); tests check it.
+Rasa's wait for an action is set from `RASA_ACTION_TIMEOUT_S` (Rasa 3.6 hard-codes 5 minutes),
+so it stays inside the gateway's wait for the turn (`common/timeouts.py`).
 Log records are masked as in every process of the project (`common.logs.mask_every_record`).
 """
 
@@ -19,6 +21,8 @@ import sys
 from typing import Any, Dict, Optional, Type
 
 import jsonschema
+import rasa.core.actions.action as rasa_action
+import rasa.utils.endpoints as rasa_endpoints
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
@@ -83,11 +87,19 @@ def install() -> None:
     _installed = True
 
 
+def set_action_timeout(seconds: float) -> None:
+    """Rasa's wait for the action server: the per-call timeout and its session's default."""
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
+    rasa_endpoints.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
+
+
 def main() -> None:
     install()
+    settings = Settings.from_env()
     # endpoints.yml sends it to the action server (`${SERVICE_CALL_SECRET}`); the development
     # value when the environment has none, as every process reads its secrets.
-    os.environ[SECRET_NAME] = Settings.from_env().secret(SECRET_NAME)
+    os.environ[SECRET_NAME] = settings.secret(SECRET_NAME)
+    set_action_timeout(settings.rasa_action_timeout_s)
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main

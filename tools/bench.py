@@ -13,9 +13,12 @@ the same with people's pace: a random 0.5-1.5 s and 1.5-4.5 s between a sender's
 The same project stack then runs the scripted application conversations
 (`tools/bench_application.py`): form completion rate and submit latency. Last, a stack whose
 gateway runs the Telegram bot against the Bot API emulator measures push latency from a case
-transition to `sendMessage` and delivery throughput (`tools/bench_telegram.py`).
+transition to `sendMessage` and delivery throughput (`tools/bench_telegram.py`). Then 200
+residents at a human pace for `--load-minutes` and the closed-loop ratio of /api/chat over
+Rasa's bare /model/parse (`tools/bench_load.py`).
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
+       [--load-minutes 5]
        python -m tools.bench --set bench/dev.yml --accuracy-only --skip-stock --verbose
 (`--set` measures another question file of the same format, e.g. the development set used for
 error analysis and tuning; `--accuracy-only` skips the latency and application runs.)
@@ -40,7 +43,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_telegram, bench_training
+from tools import bench_application, bench_load, bench_telegram, bench_training
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 from tools.web_chat import BENCH_ENV, Conversation, open_conversation_async
@@ -251,6 +254,7 @@ def main() -> None:
     parser.add_argument("--skip-telegram", action="store_true", help="skip push latency and Telegram throughput")
     parser.add_argument("--set", type=Path, default=HELDOUT, help="question file (default: the held-out set)")
     parser.add_argument("--accuracy-only", action="store_true", help="skip the latency, application and Telegram runs")
+    parser.add_argument("--load-minutes", type=float, default=5.0, help="human-pace load run (0 skips it)")
     parser.add_argument("--skip-training", action="store_true", help="skip timing a cold training of the model")
     args = parser.parse_args()
 
@@ -271,6 +275,8 @@ def main() -> None:
         reports["stock"], summaries["stock"] = stock, summarize(stock)
 
     telegram = None if args.skip_telegram or args.accuracy_only else bench_telegram.run(project_model)
+    skip_load = args.accuracy_only or not args.load_minutes
+    heavy = None if skip_load else bench_load.run(project_model, minutes=args.load_minutes)  # residents, ratio
 
     print_summary(summaries)
     if training is not None:
@@ -287,6 +293,9 @@ def main() -> None:
     if telegram is not None:
         bench_telegram.print_report(telegram)
         load["telegram"] = telegram
+    if heavy is not None:
+        bench_load.print_report(heavy)
+        load["load"] = heavy
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
     name = "bench-results.json" if args.set.resolve() == HELDOUT.resolve() else f"bench-results-{args.set.stem}.json"

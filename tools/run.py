@@ -1,14 +1,20 @@
-"""`make run`: train the model if stale, start every service, print the URL, stop on Ctrl-C."""
+"""`make run`: train the model if stale, start every service, print the URL, keep them running
+(a service that dies is restarted with back-off, `tools.supervisor`), stop on Ctrl-C.
+
+The services die with this process even on `kill -9` (`tools.procs.die_with_parent`), so the
+next `make run` finds its ports free; a port held by something else is named at start.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
-import time
+import threading
 
 from common.settings import Settings
 from tools import secrets_env
 from tools.services import Ports, ServiceError, Stack
+from tools.supervisor import Supervisor
 from tools.train import ensure_model
 
 
@@ -27,22 +33,19 @@ def main() -> int:
     print(f"\nweb chat: {stack.gateway_url}/   (API docs: {stack.gateway_url}/docs)", flush=True)
     print(f"case API: {stack.case_api_url}/   (API docs: {stack.case_api_url}/docs)", flush=True)
     print(f"logs: {settings.var_dir / 'logs'}; Ctrl-C stops everything\n", flush=True)
-    stopping = False
+    stopping = threading.Event()
 
     def _stop(_signum, _frame) -> None:  # type: ignore[no-untyped-def]
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    supervisor = Supervisor(stack.services, log=lambda line: print(line, file=sys.stderr, flush=True))
+    gave_up = supervisor.run(stopping)
     code = 0
-    while not stopping:
-        dead = stack.dead()
-        if dead:
-            print(f"service stopped unexpectedly: {', '.join(dead)} (see var/logs)", file=sys.stderr)
-            code = 1
-            break
-        time.sleep(1)
+    if gave_up:
+        print(f"{gave_up}; stopping everything (see {settings.var_dir / 'logs'})", file=sys.stderr, flush=True)
+        code = 1
     print("stopping ...", flush=True)
     stack.stop()
     return code

@@ -4,7 +4,10 @@ test session and the benchmark, so all three run the services exactly the same w
 Order: case API (the business system the actions and the gateway call), action server (loads
 the knowledge base), Rasa server (needs the action server), gateway (needs Rasa). Each logs
 to `<var>/logs/<name>.log`; a service that does not become healthy in time stops the whole
-stack with its log's tail in the error.
+stack with its log's tail in the error, and a port held by another process is named before
+anything starts. Children die with the thread that started them (`tools.procs`: start a
+stack from a thread that outlives it, as the main thread does); keeping them running after a
+crash is `tools.supervisor`'s job.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 from common.rasa_auth import JWT_METHOD, rasa_api_headers
 from common.settings import ROOT
 from tools import secrets_env
+from tools.procs import die_with_parent, port_holder
 from tools.train import rasa_env
 
 PYTHON = sys.executable
@@ -31,6 +35,10 @@ PYTHON = sys.executable
 
 class ServiceError(RuntimeError):
     """A service failed to start or died."""
+
+
+class PortsHeld(ServiceError):
+    """A port a service needs is held by another process (nothing was started)."""
 
 
 def free_port() -> int:
@@ -61,14 +69,15 @@ class Service:
     process: Optional[subprocess.Popen] = None
     # Headers of the health check (Rasa's /status needs its JWT: no secret in the URL).
     health_headers: Callable[[], Dict[str, str]] = dict
+    port: Optional[int] = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # own session; SIGKILL when its starter dies
+            )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -168,12 +177,12 @@ class Stack:
             Service(
                 "cases",
                 [PYTHON, "-m", "cases.main", "--port", str(self.ports.cases)],
-                f"{self.case_api_url}/healthz", env, logs / "cases.log",
+                f"{self.case_api_url}/healthz", env, logs / "cases.log", port=self.ports.cases,
             ),
             Service(
                 "actions",
                 [PYTHON, "-m", "actions.server", "--port", str(self.ports.actions)],
-                f"{self.actions_url}/healthz", env, logs / "actions.log",
+                f"{self.actions_url}/healthz", env, logs / "actions.log", port=self.ports.actions,
             ),
             Service(
                 "rasa",
@@ -186,16 +195,24 @@ class Stack:
                 ],
                 f"{self.rasa_url}/status", env, logs / "rasa.log",
                 health_headers=lambda: rasa_api_headers(self.rasa_token, "supervisor"),
+                port=self.ports.rasa,
             ),
             Service(
                 "gateway", [PYTHON, "-m", "bot.main"], f"{self.gateway_url}/healthz", env,
-                logs / "gateway.log",
+                logs / "gateway.log", port=self.ports.gateway,
             ),
         ]
 
     def start(self, timeout: float = 180.0) -> Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.services = self.build()
+        held = [
+            f"port {s.port} ({s.name}) is held by {holder}"
+            for s in self.services
+            if s.port and (holder := port_holder(s.port))
+        ]
+        if held:
+            raise PortsHeld("; ".join(held) + ": stop that process or choose other ports")
         try:
             for service in self.services:
                 service.start()

@@ -78,14 +78,18 @@ class DeliveryWorker:
         self._wakeup.set()
 
     async def run(self) -> None:
+        failures = 0
         while True:
             try:
                 sent = await self.deliver_due()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a database hiccup must not end delivery
-                logger.error("telegram delivery step failed: %s", type(exc).__name__, exc_info=True)
-                sent = 0
+            except Exception as exc:  # a database hiccup (disk full) must not end delivery
+                failures += 1
+                logger.error("telegram delivery step failed: %s", type(exc).__name__, exc_info=failures == 1)
+                await asyncio.sleep(min(30.0, self._poll_s * 2 ** min(failures, 10)))  # back off
+                continue
+            failures = 0
             if sent:
                 continue
             try:

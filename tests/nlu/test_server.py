@@ -34,3 +34,16 @@ def test_every_event_type_resolves_as_before() -> None:
     assert events.Event.resolve_by_type("nope", default=events.SlotSet) is events.SlotSet
     with pytest.raises(ValueError, match="Unknown event name"):
         events.Event.resolve_by_type("nope")
+
+
+def test_rasa_waits_for_actions_as_set() -> None:
+    """RASA_ACTION_TIMEOUT_S replaces Rasa's hard-coded 5 minutes (common/timeouts.py)."""
+    import rasa.core.actions.action as rasa_action
+    import rasa.utils.endpoints as rasa_endpoints
+
+    before = rasa_action.DEFAULT_REQUEST_TIMEOUT
+    try:
+        server.set_action_timeout(20.0)
+        assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 20.0 == rasa_endpoints.DEFAULT_REQUEST_TIMEOUT
+    finally:
+        server.set_action_timeout(before)

@@ -232,6 +232,7 @@ class BotApiEmulator:
         self.topics: Dict[Tuple[int, int], Dict[str, Any]] = {}
         self._topic_ids = itertools.count(100)
         self._failures: List[_Failure] = []
+        self.on_store: Optional[Callable[[Sent], None]] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._changed: Optional[asyncio.Event] = None
         self._thread: Optional[threading.Thread] = None
@@ -600,6 +601,9 @@ class BotApiEmulator:
         )
         with self._lock:
             self.messages[(chat_id, sent.message_id)] = sent
+        hook = self.on_store
+        if hook is not None:
+            hook(sent)  # e.g. a fault test killing the bot after Telegram accepted, before it hears so
         return sent
 
     def _api_getMe(self, _params: Dict[str, Any]) -> Dict[str, Any]:
