@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.background import background
 from bot.chat import ChatService
+from bot.handoff.setup import build_handoffs
 from bot.rasa_client import RasaClient
 from bot.status_pages import router as status_router
 from bot.telegram.webhook import router as telegram_router
@@ -45,7 +46,8 @@ def build_app(settings: Settings) -> FastAPI:
             app.state.case_client = CaseClient(
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
             )
-            app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
+            app.state.handoffs = build_handoffs(app.state)
+            app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions, app.state.handoffs)
             async with background(app, settings, http):  # notifier, Telegram bot
                 yield
         engine.dispose()

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy.orm import sessionmaker
 
 from bot import store
+from bot.handoff.service import HandoffService
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
 from common.db import session_scope
@@ -92,8 +93,11 @@ def from_rasa(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 class ChatService:
     """Runs turns for any channel against Rasa."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient, sessions: sessionmaker):
+    def __init__(
+        self, settings: Settings, rasa: RasaClient, sessions: sessionmaker, handoffs: Optional[HandoffService] = None
+    ):
         self._settings = settings
+        self._handoffs = handoffs
         self._rasa = rasa
         self._sessions = sessions
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
