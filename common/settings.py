@@ -103,6 +103,8 @@ class Settings:
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
+    # The staff supergroup (topics on) where hand-offs open forum topics; 0: none.
+    telegram_staff_chat_id: int = 0
     notifier_poll_s: float = 1.0
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -145,6 +147,7 @@ class Settings:
             telegram_base_url=_env("TELEGRAM_BASE_URL", "https://api.telegram.org/bot"),
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
+            telegram_staff_chat_id=_env_int("TELEGRAM_STAFF_CHAT_ID", 0),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )

@@ -30,11 +30,14 @@ from telegram.ext import (
 )
 
 from bot.chat import ChatService
+from bot.handoff.service import HandoffService
 from bot.telegram import conversation, faq, lang, start
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.delivery import DeliveryWorker
 from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate
 from bot.telegram.replies import send_text
+from bot.telegram.staff_group import StaffGroup
+from bot.telegram.staff_handlers import STAFF_GROUP_KEY, add_staff_handlers, start_staff_group
 from common.case_client import CaseClient
 from common.i18n import t
 from common.scripts import EN, ZH_HANS
@@ -79,8 +82,10 @@ def build_telegram(
     case_client: CaseClient,
     *,
     http: Optional[httpx.AsyncClient] = None,
+    handoffs: Optional[HandoffService] = None,
 ) -> Application:
-    """The bot's Application with all its handlers; not started."""
+    """The bot's Application with all its handlers; not started. With `handoffs` and
+    `TELEGRAM_STAFF_CHAT_ID`, the staff group's topics follow the hand-offs (staff_group.py)."""
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -100,6 +105,11 @@ def build_telegram(
 
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, drop_duplicate), group=-1)
+    if handoffs is not None and settings.telegram_staff_chat_id:
+        staff = StaffGroup(application.bot, handoffs, sessions, settings.telegram_staff_chat_id,
+                           settings.default_locale)
+        add_staff_handlers(application, staff)
+        handoffs.add_listener(staff)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("faq", faq.faq, filters=private))
     application.add_handler(CommandHandler(list(conversation.PAYLOADS), conversation.shortcut, filters=private))
@@ -163,6 +173,9 @@ class TelegramFrontEnd:
             await register_commands(self.application)
         except TelegramError as exc:
             logger.warning("setMyCommands failed: %s", type(exc).__name__)
+        staff = self.application.bot_data.get(STAFF_GROUP_KEY)
+        if staff is not None:
+            await start_staff_group(staff, staff.handoffs)
         if self.webhook_mode:
             if not self.settings.telegram_webhook_secret:
                 logger.error("TELEGRAM_WEBHOOK_SECRET is empty: every webhook call will be refused (403)")
@@ -180,6 +193,9 @@ class TelegramFrontEnd:
         self._delivery_task = asyncio.create_task(self.delivery.run(), name="telegram-delivery")
 
     async def stop(self) -> None:
+        staff = self.application.bot_data.get(STAFF_GROUP_KEY)
+        if staff is not None:
+            await staff.stop()
         for task in (self._delivery_task, self._task):
             if task is not None and not task.done():
                 task.cancel()
