@@ -104,6 +104,10 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     notifier_poll_s: float = 1.0
+    # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
+    # and how long a staff console session lasts.
+    staff_hours: str = ""
+    staff_session_minutes: int = 480
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -146,6 +150,8 @@ class Settings:
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            staff_hours=_env("STAFF_HOURS", ""),
+            staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()
