@@ -106,6 +106,10 @@ class Settings:
     # The staff supergroup (topics on) where hand-offs open forum topics; 0: none.
     telegram_staff_chat_id: int = 0
     notifier_poll_s: float = 1.0
+    # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
+    # and how long a staff console session lasts.
+    staff_hours: str = ""
+    staff_session_minutes: int = 480
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -149,6 +153,8 @@ class Settings:
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             telegram_staff_chat_id=_env_int("TELEGRAM_STAFF_CHAT_ID", 0),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            staff_hours=_env("STAFF_HOURS", ""),
+            staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()
