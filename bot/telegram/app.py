@@ -67,7 +67,8 @@ async def error(update: object, context: Context) -> None:
     chat_id = chat_key(update)
     logger.error("telegram handler failed for chat=%s: %s", chat_id, type(context.error).__name__,
                  exc_info=context.error)
-    if chat_id is not None and isinstance(update, Update):
+    # The apology is for residents (private chats), not for the staff group.
+    if chat_id is not None and isinstance(update, Update) and update.effective_chat.type == "private":
         try:
             await send_text(context.bot, chat_id, t("tg.error", services(context).locale(update)))
         except TelegramError:
