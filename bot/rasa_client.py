@@ -8,6 +8,13 @@ from urllib.parse import quote
 import httpx
 
 
+def conversation_path(sender_id: str) -> str:
+    """The sender id as a path segment of Rasa's HTTP API. Sanic does not unquote path
+    parameters, so `tg%3A42` would name another (empty) conversation than `tg:42`: the
+    characters a sender id may hold (A-Za-z0-9_.:@-) stay as they are."""
+    return quote(sender_id, safe=":@")
+
+
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer, or answered with an error."""
 
@@ -42,7 +49,7 @@ class RasaClient:
         """The conversation's current state (slots, latest message) without its events."""
         try:
             response = await self._http.get(
-                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
+                f"{self._base}/conversations/{conversation_path(sender_id)}/tracker",
                 params={"include_events": "NONE", "token": self._token},
                 timeout=self._timeout,
             )
@@ -54,7 +61,7 @@ class RasaClient:
         """Appends an event (e.g. `{"event": "pause"}` / `"resume"`) to the conversation's tracker."""
         try:
             response = await self._http.post(
-                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker/events",
+                f"{self._base}/conversations/{conversation_path(sender_id)}/tracker/events",
                 params={"include_events": "NONE", "token": self._token},
                 json=event,
                 timeout=self._timeout,
@@ -67,7 +74,7 @@ class RasaClient:
         """The conversation's events (for the transcript staff read); empty when unavailable."""
         try:
             response = await self._http.get(
-                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
+                f"{self._base}/conversations/{conversation_path(sender_id)}/tracker",
                 params={"include_events": "AFTER_RESTART", "token": self._token},
                 timeout=self._timeout,
             )
