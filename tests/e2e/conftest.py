@@ -19,6 +19,8 @@ from tools.services import Ports, Stack
 from tools.train import ensure_model
 
 _senders = itertools.count()
+# The staff supergroup (forum) of the stack's Telegram bot: hand-offs open topics there.
+TELEGRAM_STAFF_CHAT_ID = -1001000000001
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_emulator: BotApiEmu
         "TELEGRAM_BOT_TOKEN": telegram_emulator.token,
         "TELEGRAM_BASE_URL": telegram_emulator.base_url,
         "NOTIFIER_POLL_S": "0.2",
+        "TELEGRAM_STAFF_CHAT_ID": str(TELEGRAM_STAFF_CHAT_ID),
     }
     running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"), extra_env=telegram)
     running.start()

@@ -671,16 +671,16 @@ class BotApiEmulator:
 
     def wait_for(
         self, chat_id: int, predicate: Callable[[Sent], bool] = lambda _m: True, since: float = 0.0,
-        timeout: float = 30.0,
+        timeout: float = 30.0, thread: Optional[int] = None,
     ) -> Sent:
-        """Waits until the bot sent `chat_id` a message matching `predicate` after `since`."""
+        """Waits until the bot sent `chat_id` (topic `thread`) a message matching `predicate` after `since`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.sent(chat_id, since):
+            for message in self.sent(chat_id, since, thread=thread):
                 if predicate(message):
                     return message
             time.sleep(0.02)
-        texts = [m.text[:80] for m in self.sent(chat_id, since)]
+        texts = [m.text[:80] for m in self.sent(chat_id, since, thread=thread)]
         raise AssertionError(f"no matching message to chat {chat_id} within {timeout}s; got {texts}")
 
     def wait_calls(self, method: str, count: int, chat_id: Optional[int] = None, timeout: float = 30.0) -> List[Call]:
