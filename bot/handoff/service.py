@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
@@ -61,6 +62,9 @@ FAR_FUTURE = dt.date.max
 # Estimated minutes per place in the queue until enough hand-offs were claimed to measure it.
 DEFAULT_MINUTES_PER_PLACE = 3.0
 CASE_LOOKUP_TIMEOUT_S = 2.0
+# The queue is read on every waiting resident's turn and every console refresh: each
+# resident's earliest case deadline is looked up at most this often.
+DEADLINE_TTL_S = 30.0
 MAX_TEXT_CHARS = 4000
 
 # (channel, sender_id) -> the resident's cases (the case API's Case JSON), for the queue order
@@ -180,6 +184,7 @@ class HandoffService:
         self._on_enqueued = on_enqueued
         self._listeners: List[Any] = []
         self._open_lock = asyncio.Lock()
+        self._deadlines: Dict[Tuple[str, str], Tuple[float, dt.date]] = {}
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -510,6 +515,18 @@ class HandoffService:
             return []
 
     async def _earliest_deadline(self, handoff: Handoff) -> dt.date:
+        key = (handoff.channel, handoff.sender_id)
+        cached = self._deadlines.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < DEADLINE_TTL_S:
+            return cached[1]
+        earliest = await self._lookup_deadline(handoff)
+        if len(self._deadlines) > 10_000:  # senders come and go: start afresh rather than grow
+            self._deadlines.clear()
+        self._deadlines[key] = (now, earliest)
+        return earliest
+
+    async def _lookup_deadline(self, handoff: Handoff) -> dt.date:
         deadlines = []
         for case in await self.cases_of(handoff):
             if case.get("status") in ("completed", "cancelled", "rejected"):
