@@ -6,8 +6,8 @@ person at the same moment through `POST /api/chat`; the figures are
 - staff → resident: from a staff reply (`POST /staff/api/handoffs/{id}/messages`) until the
   resident's `GET /api/chat/{sender}/updates` returns it,
 - resident → staff: from the resident's message until the staff API's transcript holds it,
-each as p50/p95/max over the N concurrent hand-offs (polling every 20 ms, so figures include
-up to 20 ms of polling granularity). Four staff accounts share the claims. The Telegram
+each as p50/p95/max over the N concurrent hand-offs (polling every 50 ms, so figures include
+up to 50 ms of polling granularity). Four staff accounts share the claims. The Telegram
 staff topic (branch `handoff-tg`) adds its own figure once it lands.
 
 Usage: python -m tools.bench_handoff [--handoffs 20]
@@ -33,7 +33,7 @@ from tools.services import Ports, Stack
 
 PASSWORD = "bench staff password"
 AGENTS = ("bench.a", "bench.b", "bench.c", "bench.d")
-POLL_S = 0.02
+POLL_S = 0.05
 TIMEOUT_S = 60.0
 
 
