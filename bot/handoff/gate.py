@@ -96,29 +96,35 @@ class HandoffGate:
             return rated
         if found is not None and found.kind in (REQUEST, OUTAGE):
             intro = [t("handoff.outage", locale)] if found.kind == OUTAGE else []
-            return await self._open(sender_id, channel, locale, found.reason, found.priority, intro=intro)
+            return await self._open(sender_id, channel, locale, found.reason, found.priority, intro=intro, said=text)
         return None
 
     async def _emergency(
         self, sender_id: str, text: str, channel: str, locale: str, open_handoff: Optional[m.Handoff]
     ) -> GateReply:
-        history = await self._history(sender_id) if open_handoff is None else []
-        handoff = await self._service.request(
-            sender_id, channel, locale, "emergency", "urgent", emergency=True, history=history
-        )
-        await self._service.resident_message(sender_id, text)
+        if open_handoff is None:  # the words that raised it open the transcript's last line
+            history = [*await self._history(sender_id), (m.ROLE_RESIDENT, text)]
+            handoff = await self._service.request(
+                sender_id, channel, locale, "emergency", "urgent", emergency=True, history=history
+            )
+        else:  # an open hand-off becomes urgent and jumps the queue
+            handoff = await self._service.request(sender_id, channel, locale, "emergency", "urgent", emergency=True)
+            await self._service.resident_message(sender_id, text)
         logger.warning("emergency hand-off %s for sender %s", handoff.ticket, sender_id)
         return GateReply([_msg(t("handoff.emergency", locale, ticket=handoff.ticket))], handoff=True)
 
     async def _open(
         self, sender_id: str, channel: str, locale: str, reason: str, priority: str,
-        intro: Optional[List[str]] = None, lead: bool = False,
+        intro: Optional[List[str]] = None, lead: bool = False, said: str = "",
     ) -> GateReply:
+        """Opens the hand-off; `said` is the resident's message that asked (it never reached Rasa)."""
         now = dt.datetime.now(dt.timezone.utc)
         deferred = lead or not self._hours.is_open(now)
+        history = await self._history(sender_id)
+        if said and not said.startswith("/"):
+            history.append((m.ROLE_RESIDENT, said))
         handoff = await self._service.request(
-            sender_id, channel, locale, reason, priority, lead=lead, deferred=deferred,
-            history=await self._history(sender_id),
+            sender_id, channel, locale, reason, priority, lead=lead, deferred=deferred, history=history,
         )
         self._fallbacks.pop(sender_id, None)
         lines = list(intro or [])

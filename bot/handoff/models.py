@@ -3,8 +3,8 @@
 A `Handoff` is one request for a person in one conversation (`sender_id`): it waits in the
 queue, is claimed by one staff member (active), and is closed. Its `HandoffMessage`s are the
 transcript staff read (texts masked before they are stored); a `Rating` is the resident's
-score after closing, one per hand-off. `StaffAccount` holds the people who may log in to the
-console (password hashed with a memory-hard KDF, see `bot/staff/auth.py`).
+score after closing, one per hand-off. `StaffAccount` (in `bot/staff/models.py`) holds the
+people who may log in to the console (password hashed with argon2id, see `bot/staff/auth.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 
+from bot.staff.models import StaffAccount  # noqa: F401  (re-exported: the staff accounts)
 from common.db import Base
 
 STATE_WAITING = "waiting"
@@ -111,15 +112,3 @@ class Rating(Base):
     flagged = Column(Boolean, nullable=False, default=False)
     assignee = Column(String(64), nullable=True)  # who handled the hand-off (for per-staff figures)
     at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-
-
-class StaffAccount(Base):
-    __tablename__ = "staff_accounts"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    username = Column(String(64), nullable=False, unique=True)
-    password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False, default="agent")  # agent | supervisor
-    disabled = Column(Boolean, nullable=False, default=False)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
@@ -61,6 +62,9 @@ FAR_FUTURE = dt.date.max
 # Estimated minutes per place in the queue until enough hand-offs were claimed to measure it.
 DEFAULT_MINUTES_PER_PLACE = 3.0
 CASE_LOOKUP_TIMEOUT_S = 2.0
+# The queue is read on every waiting resident's turn and every console refresh: each
+# resident's cases (for the deadline order and the staff view) are looked up at most this often.
+CASES_TTL_S = 30.0
 MAX_TEXT_CHARS = 4000
 
 # (channel, sender_id) -> the resident's cases (the case API's Case JSON), for the queue order
@@ -180,6 +184,7 @@ class HandoffService:
         self._on_enqueued = on_enqueued
         self._listeners: List[Any] = []
         self._open_lock = asyncio.Lock()
+        self._case_cache: Dict[Tuple[str, str], Tuple[float, List[Dict[str, Any]]]] = {}
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -500,14 +505,23 @@ class HandoffService:
             return list(session.execute(query).scalars())
 
     async def cases_of(self, handoff: Handoff) -> List[Dict[str, Any]]:
-        """The resident's cases (empty when the case API is unreachable)."""
+        """The resident's cases (empty when the case API is unreachable), cached for `CASES_TTL_S`."""
         if self._cases is None:
             return []
+        key = (handoff.channel, handoff.sender_id)
+        now = time.monotonic()
+        cached = self._case_cache.get(key)
+        if cached is not None and now - cached[0] < CASES_TTL_S:
+            return cached[1]
         try:
-            return await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
+            cases = await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
         except Exception as exc:
             logger.warning("cases of hand-off %s unavailable: %s", handoff.ticket, type(exc).__name__)
-            return []
+            cases = []
+        if len(self._case_cache) > 10_000:  # senders come and go: start afresh rather than grow
+            self._case_cache.clear()
+        self._case_cache[key] = (now, cases)
+        return cases
 
     async def _earliest_deadline(self, handoff: Handoff) -> dt.date:
         deadlines = []

@@ -42,6 +42,7 @@ async def test_triage_finds(text: str, kind: str) -> None:
 @pytest.mark.parametrize("text", [
     "漏电保护器老是跳闸怎么办", "燃气灶打不着火怎么修", "一年停电多久算正常", "停电了打什么电话",
     "电费怎么交", "smoke detector wiring", "/apply_connection", "how do I apply for electricity",
+    "煤氣爐點唔著火點算？", "你是真人吗", "国家电网人工客服电话", "am I talking to a real person",
 ])
 async def test_triage_leaves_ordinary_questions_to_the_model(text: str) -> None:
     assert triage(text) is None
@@ -130,6 +131,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     assert rasa.received == ["电费怎么交"] and not back.meta.handoff
     transcript = [(msg.role, msg.text) for msg in await service.transcript(handoff.id)]
     assert ("resident", "我的电话138****5678") in transcript  # history from Rasa, masked
+    assert ("resident", "转人工") in transcript  # the words that asked, which never reached Rasa
     assert ("resident", "我的电表坏了，电话138****5678") in transcript
     summary = await service.ratings()
     assert summary["count"] == 1 and summary["distribution"]["4"] == 1
