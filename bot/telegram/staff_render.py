@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from bot.handoff.models import Handoff, HandoffMessage
-from bot.status_pages import stage_name
+from common.case_presentation import deadline_text, stage_name
 from common.i18n import t
 from common.pii import mask_text
 
@@ -65,8 +65,12 @@ def case_lines(cases: Iterable[Dict[str, Any]], locale: str) -> List[str]:
             continue
         stage = next((s for s in case.get("stages") or [] if s.get("key") == case.get("stage")), None)
         name = stage_name(stage, locale) if stage else str(case.get("stage") or "")
+        try:
+            deadline = deadline_text(case, locale)
+        except ValueError:  # a deadline the case API wrote in another form: shown as given
+            deadline = str(case.get("deadline"))
         lines.append(t("tg.staff.card.case", locale, case_id=case.get("case_id", ""), stage=name,
-                       deadline=case.get("deadline") or "-"))
+                       deadline=deadline))
     return lines or [t("tg.staff.card.no_cases", locale)]
 
 

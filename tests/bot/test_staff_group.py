@@ -28,6 +28,7 @@ from bot.telegram import staff_store
 from bot.telegram.app import TelegramFrontEnd, build_telegram
 from bot.telegram.group_pacer import GroupPacer
 from bot.telegram.staff_handlers import STAFF_GROUP_KEY
+from common.case_presentation import deadline_text
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from common.i18n import t
 from common.outbox import OutboxMessage
@@ -133,7 +134,8 @@ async def test_a_hand_off_opens_a_topic_with_its_card_and_a_claim_button(staffed
     card = staffed.emulator.sent(staffed.chat_id, thread=thread)[0]
     assert card.message_thread_id == thread
     assert ID_NUMBER not in card.text and "4401**********1234" in card.text  # masked
-    assert "GZ-20261124-0001" in card.text and "现场勘查" in card.text and "2026-12-04" in card.text
+    assert "GZ-20261124-0001" in card.text and "现场勘查" in card.text
+    assert deadline_text(CASE, "zh_Hans") in card.text  # as every other place dates a deadline
     assert card.buttons[0]["callback_data"] == f"ho:claim:{handoff.id}"
     with session_scope(staffed.sessions) as session:
         assert session.get(m.Handoff, handoff.id).staff_thread_id == thread
