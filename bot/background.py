@@ -32,7 +32,8 @@ async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) 
         # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         application = build_telegram(
-            settings, state.chat, state.sessions, state.knowledge, state.case_client, http=http
+            settings, state.chat, state.sessions, state.knowledge, state.case_client, http=http,
+            handoffs=getattr(state, "handoffs", None),
         )
         state.telegram = TelegramFrontEnd(application, settings)
         await state.telegram.start()

@@ -37,8 +37,10 @@ from bot import store
 from bot import subscriptions as subs
 from common import claims, outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
+from common.case_presentation import deadline_day, stage_name_of
+from common.chat_contract import STATUS_PAYLOAD
 from common.db import session_scope
-from common.i18n import format_day, t
+from common.i18n import t
 from common.scripts import ZH_HANS
 
 logger = logging.getLogger(__name__)
@@ -68,12 +70,8 @@ def _parse_day(value: Optional[str]) -> Optional[dt.date]:
 
 
 def stage_name(stages: Stages, key: Optional[str], locale: str) -> str:
-    """A stage's name in `locale` (the key itself when the catalog lacks it)."""
-    for stage in stages:
-        if stage.get("key") == key:
-            names = stage.get("names") or {}
-            return str(names.get(locale) or names.get(ZH_HANS) or key)
-    return str(key or "")
+    """A stage's name in `locale` (common/case_presentation.py, as everywhere a case is shown)."""
+    return stage_name_of(stages, key, locale)
 
 
 def next_stage(stages: Stages, key: Optional[str]) -> Optional[str]:
@@ -96,7 +94,7 @@ def _item_text(item: Dict[str, Any], locale: str) -> str:
 
 
 def status_button(locale: str) -> List[Dict[str, str]]:
-    return [{"title": t("notify.status_button", locale), "payload": "/ask_status"}]
+    return [{"title": t("notify.status_button", locale), "payload": STATUS_PAYLOAD}]
 
 
 def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional[Dict[str, Any]]:
@@ -114,7 +112,7 @@ def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional
                 lines.append(t("notify.next", locale, stage=stage_name(stages, following, locale)))
             deadline = _parse_day(event.get("deadline"))
             if deadline:
-                lines.append(t("notify.deadline", locale, deadline=format_day(deadline, locale, "full")))
+                lines.append(t("notify.deadline", locale, deadline=deadline_day(deadline, locale)))
             if event.get("waits_on") == "customer":
                 lines.append(t("notify.waits_on_customer", locale))
         if event.get("note"):
@@ -133,7 +131,7 @@ def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional
 def render_reminder(case: subs.FollowedCase, stages: Stages, locale: str) -> Dict[str, Any]:
     lines = [t("notify.reminder", locale, case_id=case.case_id, stage=stage_name(stages, case.stage, locale))]
     if case.deadline:
-        lines.append(t("notify.deadline", locale, deadline=format_day(case.deadline, locale, "full")))
+        lines.append(t("notify.deadline", locale, deadline=deadline_day(case.deadline, locale)))
     return {"text": "\n".join(lines), "buttons": status_button(locale)}
 
 

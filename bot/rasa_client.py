@@ -30,6 +30,13 @@ _NOT_DELIVERED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocol
                   httpx.WriteError, httpx.PoolTimeout)
 
 
+def conversation_path(sender_id: str) -> str:
+    """The sender id as a path segment of Rasa's HTTP API. Sanic does not unquote path
+    parameters, so `tg%3A42` would name another (empty) conversation than `tg:42`: the
+    characters a sender id may hold (A-Za-z0-9_.:@-) stay as they are."""
+    return quote(sender_id, safe=":@")
+
+
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer, or answered with an error."""
 
@@ -117,7 +124,7 @@ class RasaClient:
 
         async def get(base: str) -> httpx.Response:
             return await self._http.get(
-                f"{base}/conversations/{quote(sender_id, safe='')}/tracker",
+                f"{base}/conversations/{conversation_path(sender_id)}/tracker",
                 params={"include_events": "NONE"},
                 headers=rasa_api_headers(self._token, "gateway"),
                 timeout=self._timeout,
@@ -130,18 +137,42 @@ class RasaClient:
         return response.json() if response.status_code == 200 else None
 
     async def events(self, sender_id: str) -> Optional[List[Dict[str, Any]]]:
-        """The conversation's events (for recovering an interrupted turn); None if unreadable."""
-        try:
-            response = await self._http.get(
-                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
-                params={"include_events": "AFTER_RESTART", "token": self._token},
+        """The conversation's events since its last restart (the transcript staff read, the
+        recovery of an interrupted turn); None when Rasa cannot be read."""
+
+        async def get(base: str) -> httpx.Response:
+            return await self._http.get(
+                f"{base}/conversations/{conversation_path(sender_id)}/tracker",
+                params={"include_events": "AFTER_RESTART"},
+                headers=rasa_api_headers(self._token, "gateway"),
                 timeout=self._timeout,
             )
+
+        try:
+            response = await self._each(get)
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
             return None
-        return list(response.json().get("events") or [])
+        return list((response.json() or {}).get("events") or [])
+
+    async def append_event(self, sender_id: str, event: Dict[str, Any]) -> bool:
+        """Appends an event (e.g. `{"event": "pause"}` / `"resume"`) to the conversation's tracker."""
+
+        async def post(base: str) -> httpx.Response:
+            return await self._http.post(
+                f"{base}/conversations/{conversation_path(sender_id)}/tracker/events",
+                params={"include_events": "NONE"},
+                headers=rasa_api_headers(self._token, "gateway"),
+                json=event,
+                timeout=self._timeout,
+            )
+
+        try:
+            response = await self._each(post)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
 
     async def healthy(self) -> bool:
         """True when at least one instance answers (each is probed; the answers mark them up or down)."""

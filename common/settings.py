@@ -123,6 +123,8 @@ class Settings:
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
+    # The staff supergroup (topics on) where hand-offs open forum topics; 0: none.
+    telegram_staff_chat_id: int = 0
     notifier_poll_s: float = 1.0
     # Token buckets (requests a minute, half of it as a burst; 0 = no limit): per web sender and
     # Telegram chat, per client address on the chat API, per address for new web conversations.
@@ -136,6 +138,10 @@ class Settings:
     # The scaled-out profile (`make run-scaled`, tools/scaled.py): its PostgreSQL and Redis.
     postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
+    # and how long a staff console session lasts.
+    staff_hours: str = ""
+    staff_session_minutes: int = 480
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -179,6 +185,7 @@ class Settings:
             telegram_base_url=_env("TELEGRAM_BASE_URL", "https://api.telegram.org/bot"),
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
+            telegram_staff_chat_id=_env_int("TELEGRAM_STAFF_CHAT_ID", 0),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
             rate_sender_per_min=_env_float("RATE_SENDER_PER_MIN", 60.0),
             rate_ip_per_min=_env_float("RATE_IP_PER_MIN", 600.0),
@@ -187,6 +194,8 @@ class Settings:
             sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
             postgres_url=_env("POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
             redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            staff_hours=_env("STAFF_HOURS", ""),
+            staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

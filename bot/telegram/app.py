@@ -30,12 +30,15 @@ from telegram.ext import (
 )
 
 from bot.chat import ChatService
+from bot.handoff.service import HandoffService
 from bot.telegram import conversation, faq, lang, start
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.delivery import DeliveryWorker
 from bot.telegram.limits import throttle
 from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate, recorder
 from bot.telegram.replies import send_text
+from bot.telegram.staff_group import StaffGroup
+from bot.telegram.staff_handlers import STAFF_GROUP_KEY, add_staff_handlers, start_staff_group
 from common.case_client import CaseClient
 from common.i18n import t
 from common.scripts import EN, ZH_HANS
@@ -66,7 +69,8 @@ async def error(update: object, context: Context) -> None:
     chat_id = chat_key(update)
     logger.error("telegram handler failed for chat=%s: %s", chat_id, type(context.error).__name__,
                  exc_info=context.error)
-    if chat_id is not None and isinstance(update, Update):
+    # The apology is for residents (private chats), not for the staff group.
+    if chat_id is not None and isinstance(update, Update) and update.effective_chat.type == "private":
         try:
             await send_text(context.bot, chat_id, t("tg.error", services(context).locale(update)))
         except TelegramError:
@@ -81,8 +85,10 @@ def build_telegram(
     case_client: CaseClient,
     *,
     http: Optional[httpx.AsyncClient] = None,
+    handoffs: Optional[HandoffService] = None,
 ) -> Application:
-    """The bot's Application with all its handlers; not started."""
+    """The bot's Application with all its handlers; not started. With `handoffs` and
+    `TELEGRAM_STAFF_CHAT_ID`, the staff group's topics follow the hand-offs (staff_group.py)."""
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -105,6 +111,11 @@ def build_telegram(
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, drop_duplicate), group=-2)
     application.add_handler(TypeHandler(Update, throttle), group=-1)
+    if handoffs is not None and settings.telegram_staff_chat_id:
+        staff = StaffGroup(application.bot, handoffs, sessions, settings.telegram_staff_chat_id,
+                           settings.default_locale)
+        add_staff_handlers(application, staff)
+        handoffs.add_listener(staff)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("faq", faq.faq, filters=private))
     application.add_handler(CommandHandler(list(conversation.PAYLOADS), conversation.shortcut, filters=private))
@@ -172,6 +183,9 @@ class TelegramFrontEnd:
             await register_commands(self.application)
         except TelegramError as exc:
             logger.warning("setMyCommands failed: %s", type(exc).__name__)
+        staff = self.application.bot_data.get(STAFF_GROUP_KEY)
+        if staff is not None:
+            await start_staff_group(staff, staff.handoffs)
         if self.webhook_mode:
             await self.application.bot.set_webhook(
                 self.settings.telegram_webhook_url,
@@ -212,6 +226,9 @@ class TelegramFrontEnd:
                 offset = updates[-1].update_id + 1
 
     async def stop(self) -> None:
+        staff = self.application.bot_data.get(STAFF_GROUP_KEY)
+        if staff is not None:
+            await staff.stop()
         for task in (self._delivery_task, self._task):
             if task is not None and not task.done():
                 task.cancel()

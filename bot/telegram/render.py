@@ -17,6 +17,9 @@ from common.scripts import EN, ZH_HANS, ZH_HANT
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+# An `image_url` that is a Telegram file id (a photo staff posted in the staff group): sent by
+# id, as Telegram lets a bot resend its files to any chat, instead of downloaded.
+TG_FILE_PREFIX = "tg-file:"
 # Where a long text may be cut: after Chinese or ASCII sentence ends, or at a line break.
 # A '.' counts only before whitespace, so "0.5" and "95598." inside sentences stay whole.
 _BREAK_RE = re.compile(r"[。！？!?]+[」』”’）)]*|\.(?=\s)|\n")

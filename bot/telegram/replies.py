@@ -27,7 +27,7 @@ from telegram.constants import ParseMode
 
 from bot.telegram import store
 from bot.telegram.context import Services
-from bot.telegram.render import MAX_CAPTION, escape, split_text, utf16_len
+from bot.telegram.render import MAX_CAPTION, TG_FILE_PREFIX, escape, split_text, utf16_len
 from common.db import session_scope
 from common.i18n import t
 
@@ -103,7 +103,10 @@ async def send_one(
     image_url = message.get("image_url")
     sent: List[Message] = []
     if image_url:
-        data = await fetch_image(str(image_url), services)
+        photo = str(image_url)
+        data: Optional[Union[bytes, str]] = (
+            photo[len(TG_FILE_PREFIX):] if photo.startswith(TG_FILE_PREFIX) else await fetch_image(photo, services)
+        )
         if data is not None:
             fits = utf16_len(text) <= MAX_CAPTION
             sent.append(await bot.send_photo(

@@ -17,6 +17,9 @@ from tests.telegram.emulator import BotApiEmulator
 from tools.services import Ports, Stack
 from tools.train import ensure_model
 
+# The staff supergroup (forum) of the stack's Telegram bot: hand-offs open topics there.
+TELEGRAM_STAFF_CHAT_ID = -1001000000001
+
 
 @pytest.fixture(scope="session")
 def telegram_emulator() -> Iterator[BotApiEmulator]:
@@ -32,6 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_emulator: BotApiEmu
         "TELEGRAM_BOT_TOKEN": telegram_emulator.token,
         "TELEGRAM_BASE_URL": telegram_emulator.base_url,
         "NOTIFIER_POLL_S": "0.2",
+        "TELEGRAM_STAFF_CHAT_ID": str(TELEGRAM_STAFF_CHAT_ID),
     }
     running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"), extra_env=telegram)
     running.start()

@@ -11,6 +11,18 @@ Tests drive it from their own thread through Python methods (`send_text`, `press
 `send_contact`, `fail_next`, `sent`, `wait_for`, ...); other processes can use the
 `/_emulator/...` routes. The server runs aiohttp in a background thread with its own loop.
 
+Groups (negative chat ids) are supergroups; `add_group` sets whether topics are on (`is_forum`)
+and the bot's status and administrator rights (a group first used without it is a forum where
+the bot is an administrator with every right). Forum topics behave as in Telegram: a topic's
+`message_thread_id` is the id of its "topic created" service message; `createForumTopic` needs
+`can_manage_topics`; sends into a topic carry `message_thread_id` and `is_topic_message`, and
+reply to the creation message; a deleted topic answers "message thread not found", a closed one
+`TOPIC_CLOSED`; a group takes about 20 messages a minute (`group_limit`) and answers 429 with
+`retry_after` beyond. Staff are driven with `staff_text`, `staff_photo`, `press(...,
+user_id=...)` and `staff_close_topic`/`staff_reopen_topic`/`staff_create_topic` (which deliver
+the service-message updates Telegram sends) and `staff_delete_topic` (which, as in Telegram,
+delivers none). Error texts are the Bot API server's (tdlib's, first letter lowercased).
+
 Run alone for manual poking: `python -m tests.telegram.emulator --port 8081`.
 """
 
@@ -21,12 +33,14 @@ import asyncio
 import html
 import itertools
 import json
+import math
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
 from aiohttp import ClientSession, ClientTimeout, web
 
@@ -56,6 +70,17 @@ ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
      "tg-spoiler", "tg-emoji", "blockquote"}
 )
+# Telegram's limit for one group (all its topics together): about 20 messages a minute.
+GROUP_LIMIT = 20
+GROUP_WINDOW_S = 60.0
+# Methods that post a new message into a chat (counted against the group's limit).
+POSTING_METHODS = frozenset({"sendMessage", "sendPhoto"})
+ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+    "can_delete_stories", "can_pin_messages", "can_manage_topics",
+)
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
 FAILURE_DESCRIPTIONS = {
     400: "Bad Request: chat not found",
     403: "Forbidden: bot was blocked by the user",
@@ -208,13 +233,50 @@ class _Failure:
     methods: Optional[frozenset]
 
 
+@dataclass
+class Group:
+    """A supergroup: whether topics are on, the bot's membership and rights, its members."""
+
+    chat_id: int
+    title: str = "staff"
+    is_forum: bool = True
+    bot_status: str = "administrator"  # administrator | member | left | kicked
+    bot_rights: Dict[str, bool] = field(default_factory=lambda: {name: True for name in ADMIN_RIGHTS})
+    members: Dict[int, Dict[str, Any]] = field(default_factory=dict)
+    posts: Deque[float] = field(default_factory=deque)
+
+    def chat_json(self) -> Dict[str, Any]:
+        chat: Dict[str, Any] = {"id": self.chat_id, "type": "supergroup", "title": self.title}
+        if self.is_forum:
+            chat["is_forum"] = True
+        return chat
+
+    def bot_member(self) -> Dict[str, Any]:
+        member: Dict[str, Any] = {"status": self.bot_status, "user": BOT_USER}
+        if self.bot_status == "administrator":
+            member.update({"can_be_edited": False, "is_anonymous": False})
+            member.update({name: bool(self.bot_rights.get(name, False)) for name in ADMIN_RIGHTS})
+        return member
+
+    def bot_can(self, right: str) -> bool:
+        return self.bot_status == "administrator" and bool(self.bot_rights.get(right))
+
+
 class BotApiEmulator:
     """The emulator: start(), point the bot at `base_url`, drive it, stop()."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, token: str = DEFAULT_TOKEN, host: str = "127.0.0.1", port: int = 0,
+        group_limit: int = GROUP_LIMIT, group_window_s: float = GROUP_WINDOW_S,
+    ):
         self.token = token
         self.host = host
         self.port = port
+        self.group_limit = group_limit
+        self.group_window_s = group_window_s
+        self.groups: Dict[int, Group] = {}
+        # Service and staff messages in groups, by (chat, message id).
+        self.group_messages: Dict[Tuple[int, int], Dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._update_ids = itertools.count(1000)
         self._message_ids: Dict[int, itertools.count] = {}
@@ -230,7 +292,6 @@ class BotApiEmulator:
         self.commands: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
         self.webhook: Dict[str, Any] = {}
         self.topics: Dict[Tuple[int, int], Dict[str, Any]] = {}
-        self._topic_ids = itertools.count(100)
         self._failures: List[_Failure] = []
         self.on_store: Optional[Callable[[Sent], None]] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -325,13 +386,154 @@ class BotApiEmulator:
 
     def _chat(self, chat_id: int) -> Dict[str, Any]:
         if chat_id < 0:
-            return {"id": chat_id, "type": "supergroup", "title": "staff", "is_forum": True}
+            return self._group(chat_id).chat_json()
         return {"id": chat_id, "type": "private", "first_name": "测试"}
 
     def _next_message_id(self, chat_id: int) -> int:
         with self._lock:
-            counter = self._message_ids.setdefault(chat_id, itertools.count(1))
+            # In a supergroup id 1 is the group's creation (and the General topic's id on MTProto).
+            counter = self._message_ids.setdefault(chat_id, itertools.count(2 if chat_id < 0 else 1))
             return next(counter)
+
+    # ---- test control: groups and staff ----------------------------------------------------------
+
+    def add_group(
+        self, chat_id: int, title: str = "staff", is_forum: bool = True, bot_status: str = "administrator",
+        **rights: bool,
+    ) -> Group:
+        """Sets up supergroup `chat_id`; `rights` override the bot's administrator rights."""
+        group = Group(chat_id, title=title, is_forum=is_forum, bot_status=bot_status)
+        group.bot_rights.update(rights)
+        with self._lock:
+            self.groups[chat_id] = group
+        return group
+
+    def set_bot_rights(self, chat_id: int, status: Optional[str] = None, **rights: bool) -> None:
+        group = self._group(chat_id)
+        with self._lock:
+            if status is not None:
+                group.bot_status = status
+            group.bot_rights.update(rights)
+
+    def add_member(self, chat_id: int, user_id: int, first_name: str = "客服", status: str = "member") -> None:
+        """A staff member of the group (`status` member, administrator or creator)."""
+        group = self._group(chat_id)
+        with self._lock:
+            group.members[user_id] = {"status": status, "user": self._user(user_id, "zh-hans", first_name)}
+
+    def _group(self, chat_id: int) -> Group:
+        with self._lock:
+            group = self.groups.get(chat_id)
+            if group is None:
+                group = self.groups[chat_id] = Group(chat_id)
+            return group
+
+    def _group_message(
+        self, chat_id: int, sender: Dict[str, Any], thread: Optional[int] = None,
+        reply_to: Optional[int] = None, message_id: Optional[int] = None, **content: Any,
+    ) -> Dict[str, Any]:
+        """A message in a group as Telegram shapes it: inside a topic it carries the topic's id,
+        `is_topic_message` and, unless it answers another message, a reply to the topic's
+        creation message; in General a reply carries the replied message's id as its thread."""
+        message: Dict[str, Any] = {
+            "message_id": message_id if message_id is not None else self._next_message_id(chat_id),
+            "date": int(time.time()), "chat": self._chat(chat_id), "from": sender, **content,
+        }
+        with self._lock:
+            replied = self.group_messages.get((chat_id, reply_to)) if reply_to else None
+            if replied is None and reply_to and (chat_id, reply_to) in self.messages:
+                replied = self._message_json(self.messages[(chat_id, reply_to)])
+            if thread is not None:
+                message["message_thread_id"] = thread
+                message["is_topic_message"] = True
+                if replied is None and message["message_id"] != thread:
+                    replied = self.group_messages.get((chat_id, thread))
+            elif replied is not None:
+                message["message_thread_id"] = replied["message_id"]
+            if replied is not None:
+                message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
+            self.group_messages[(chat_id, message["message_id"])] = message
+        return message
+
+    def _staff(self, chat_id: int, user_id: int) -> Dict[str, Any]:
+        member = self._group(chat_id).members.get(user_id)
+        return member["user"] if member else self._user(user_id, "zh-hans", "客服")
+
+    def _topic_of(self, chat_id: int, thread: int) -> Dict[str, Any]:
+        topic = self.topics.get((chat_id, thread))
+        if topic is None:
+            raise ValueError(f"no topic {thread} in chat {chat_id}")
+        return topic
+
+    def staff_text(
+        self, chat_id: int, user_id: int, text: str, thread: Optional[int] = None, reply_to: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Staff member `user_id` writes `text` in topic `thread` (None: the General topic)."""
+        if thread is not None:
+            self._topic_of(chat_id, thread)
+        content: Dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            command = text.split()[0]
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        message = self._group_message(chat_id, self._staff(chat_id, user_id), thread, reply_to, **content)
+        return self.push_update({"message": message})
+
+    def staff_photo(
+        self, chat_id: int, user_id: int, thread: Optional[int] = None, caption: Optional[str] = None,
+        file_id: str = "staffph1",
+    ) -> Dict[str, Any]:
+        """Staff member `user_id` posts a photo (with `caption`) in topic `thread`."""
+        if thread is not None:
+            self._topic_of(chat_id, thread)
+        content: Dict[str, Any] = {"photo": [
+            {"file_id": f"{file_id}s", "file_unique_id": f"u{file_id}s", "width": 90, "height": 90, "file_size": 900},
+            {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800, "height": 600, "file_size": 50000},
+        ]}
+        if caption:
+            content["caption"] = caption
+        message = self._group_message(chat_id, self._staff(chat_id, user_id), thread, **content)
+        return self.push_update({"message": message})
+
+    def _new_topic(self, chat_id: int, name: str, icon_color: int, creator: Dict[str, Any]) -> Dict[str, Any]:
+        thread = self._next_message_id(chat_id)
+        topic = {"message_thread_id": thread, "name": name, "icon_color": icon_color, "closed": False,
+                 "creator": creator["id"]}
+        with self._lock:
+            self.topics[(chat_id, thread)] = topic
+        self._group_message(chat_id, creator, thread, message_id=thread,
+                            forum_topic_created={"name": name, "icon_color": icon_color})
+        return topic
+
+    def staff_create_topic(self, chat_id: int, user_id: int, name: str) -> int:
+        """A staff member opens a topic; the bot gets its "topic created" service message."""
+        topic = self._new_topic(chat_id, name, 7322096, self._staff(chat_id, user_id))
+        thread = topic["message_thread_id"]
+        self.push_update({"message": self.group_messages[(chat_id, thread)]})
+        return thread
+
+    def staff_close_topic(self, chat_id: int, user_id: int, thread: int) -> Dict[str, Any]:
+        """A staff member closes topic `thread` (service message `forum_topic_closed`)."""
+        self._topic_of(chat_id, thread)["closed"] = True
+        message = self._group_message(chat_id, self._staff(chat_id, user_id), thread, forum_topic_closed={})
+        return self.push_update({"message": message})
+
+    def staff_reopen_topic(self, chat_id: int, user_id: int, thread: int) -> Dict[str, Any]:
+        """A staff member reopens topic `thread` (service message `forum_topic_reopened`)."""
+        self._topic_of(chat_id, thread)["closed"] = False
+        message = self._group_message(chat_id, self._staff(chat_id, user_id), thread, forum_topic_reopened={})
+        return self.push_update({"message": message})
+
+    def staff_delete_topic(self, chat_id: int, thread: int) -> None:
+        """A staff member deletes topic `thread`: Telegram sends the bot no update at all."""
+        self._topic_of(chat_id, thread)
+        with self._lock:
+            self.topics.pop((chat_id, thread), None)
+
+    def topic(self, chat_id: int, thread: int) -> Optional[Dict[str, Any]]:
+        """The topic's state (name, closed), or None when there is none (never made, or deleted)."""
+        with self._lock:
+            topic = self.topics.get((chat_id, thread))
+            return dict(topic) if topic else None
 
     def push_update(self, update: Dict[str, Any]) -> Dict[str, Any]:
         """Queues a raw update (its `update_id` is kept when present, so it can repeat one)."""
@@ -379,20 +581,23 @@ class BotApiEmulator:
         return self.send_text(chat_id, text, language_code=language_code)
 
     def press(self, chat_id: int, message_id: int, data: str, user_id: Optional[int] = None) -> Dict[str, Any]:
-        """A user presses an inline button with `data` under the bot's message `message_id`."""
+        """A user (in a group: staff member `user_id`) presses an inline button with `data` under
+        the bot's message `message_id`."""
         with self._lock:
             sent = self.messages.get((chat_id, message_id))
             query_id = str(next(self._callback_ids))
-        message = {
-            "message_id": message_id,
-            "date": int(sent.at if sent else time.time()),
-            "chat": self._chat(chat_id),
-            "from": BOT_USER,
-            "text": sent.text if sent else "",
-        }
+        if sent is not None:
+            message = self._message_json(sent)
+        else:
+            message = {"message_id": message_id, "date": int(time.time()), "chat": self._chat(chat_id),
+                       "from": BOT_USER, "text": ""}
+        if chat_id < 0 and user_id is None:
+            raise ValueError("a press in a group needs the staff member's user_id")
+        presser = self._staff(chat_id, user_id) if chat_id < 0 and user_id is not None else self._user(
+            user_id if user_id is not None else chat_id)
         query = {
             "id": query_id,
-            "from": self._user(user_id if user_id is not None else chat_id),
+            "from": presser,
             "chat_instance": f"ci{chat_id}",
             "message": message,
             "data": data,
@@ -448,10 +653,14 @@ class BotApiEmulator:
                     error_code, retry_after if error_code == 429 else None, frozenset(methods) if methods else None
                 ))
 
-    def sent(self, chat_id: Optional[int] = None, since: float = 0.0) -> List[Sent]:
-        """Messages the bot sent (to `chat_id`), in order, with their latest text."""
+    def sent(self, chat_id: Optional[int] = None, since: float = 0.0, thread: Optional[int] = None) -> List[Sent]:
+        """Messages the bot sent (to `chat_id`, into topic `thread`), in order, with their latest text."""
         with self._lock:
-            items = [m for m in self.messages.values() if (chat_id is None or m.chat_id == chat_id) and m.at >= since]
+            items = [
+                m for m in self.messages.values()
+                if (chat_id is None or m.chat_id == chat_id) and m.at >= since
+                and (thread is None or m.message_thread_id == thread)
+            ]
         return sorted(items, key=lambda m: (m.at, m.message_id))
 
     def calls_of(self, method: str, chat_id: Optional[int] = None) -> List[Call]:
@@ -463,16 +672,16 @@ class BotApiEmulator:
 
     def wait_for(
         self, chat_id: int, predicate: Callable[[Sent], bool] = lambda _m: True, since: float = 0.0,
-        timeout: float = 30.0,
+        timeout: float = 30.0, thread: Optional[int] = None,
     ) -> Sent:
-        """Waits until the bot sent `chat_id` a message matching `predicate` after `since`."""
+        """Waits until the bot sent `chat_id` (topic `thread`) a message matching `predicate` after `since`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.sent(chat_id, since):
+            for message in self.sent(chat_id, since, thread=thread):
                 if predicate(message):
                     return message
             time.sleep(0.02)
-        texts = [m.text[:80] for m in self.sent(chat_id, since)]
+        texts = [m.text[:80] for m in self.sent(chat_id, since, thread=thread)]
         raise AssertionError(f"no matching message to chat {chat_id} within {timeout}s; got {texts}")
 
     def wait_calls(self, method: str, count: int, chat_id: Optional[int] = None, timeout: float = 30.0) -> List[Call]:
@@ -582,6 +791,9 @@ class BotApiEmulator:
         if sent.message_thread_id is not None:
             message["message_thread_id"] = sent.message_thread_id
             message["is_topic_message"] = True
+            created = self.group_messages.get((sent.chat_id, sent.message_thread_id))
+            if created is not None:
+                message["reply_to_message"] = {k: v for k, v in created.items() if k != "reply_to_message"}
         return message
 
     def _store(
@@ -639,8 +851,51 @@ class BotApiEmulator:
             except asyncio.TimeoutError:
                 return []
 
+    def _destination(self, chat_id: int, params: Dict[str, Any]) -> None:
+        """Refuses a send Telegram would refuse for where it goes: a thread id in a private chat
+        or one that is no (longer a) topic, a closed topic, a group the bot is not in."""
+        raw = params.get("message_thread_id")
+        thread: Optional[int] = None
+        if raw not in (None, ""):
+            try:
+                thread = int(raw)
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, THREAD_NOT_FOUND) from exc
+        if chat_id > 0:
+            if thread is not None:
+                raise ApiError(400, THREAD_NOT_FOUND)
+            return
+        group = self._group(chat_id)
+        if group.bot_status == "kicked":
+            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+        if group.bot_status == "left":
+            raise ApiError(403, "Forbidden: bot is not a member of the supergroup chat")
+        if thread is None:
+            return
+        with self._lock:
+            topic = self.topics.get((chat_id, thread))
+        if not group.is_forum or topic is None:
+            raise ApiError(400, THREAD_NOT_FOUND)
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+
+    def _count_post(self, chat_id: int) -> None:
+        """Counts a new message against its group's limit (429 with retry_after beyond it)."""
+        if chat_id > 0:
+            return
+        group = self._group(chat_id)
+        now = time.monotonic()
+        with self._lock:
+            while group.posts and group.posts[0] <= now - self.group_window_s:
+                group.posts.popleft()
+            if len(group.posts) >= self.group_limit:
+                wait = max(1, math.ceil(group.posts[0] + self.group_window_s - now))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
+            group.posts.append(now)
+
     def _api_sendMessage(self, params: Dict[str, Any]) -> Dict[str, Any]:
         chat_id = self._chat_id(params)
+        self._destination(chat_id, params)
         text = str(params.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
@@ -650,10 +905,12 @@ class BotApiEmulator:
         if not visible.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         _check_markup(params.get("reply_markup"))
+        self._count_post(chat_id)
         return self._message_json(self._store("sendMessage", chat_id, visible, params))
 
     def _api_sendPhoto(self, params: Dict[str, Any]) -> Dict[str, Any]:
         chat_id = self._chat_id(params)
+        self._destination(chat_id, params)
         photo = params.get("photo")
         if isinstance(photo, str) and photo.startswith("attach://"):
             photo = params.get(photo.removeprefix("attach://"))
@@ -667,6 +924,7 @@ class BotApiEmulator:
         data = photo if isinstance(photo, bytes) else str(photo).encode()
         if isinstance(photo, bytes) and not (photo.startswith(b"\x89PNG") or photo.startswith(b"\xff\xd8")):
             raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        self._count_post(chat_id)
         return self._message_json(self._store("sendPhoto", chat_id, visible, params, photo=data))
 
     def _edited(self, params: Dict[str, Any]) -> Sent:
@@ -722,8 +980,55 @@ class BotApiEmulator:
         return True
 
     def _api_sendChatAction(self, params: Dict[str, Any]) -> bool:
-        self._chat_id(params)
+        self._destination(self._chat_id(params), params)
         return True
+
+    def _api_getChat(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        chat_id = self._chat_id(params)
+        if chat_id < 0 and self._group(chat_id).bot_status in {"left", "kicked"}:
+            raise ApiError(400, "Bad Request: chat not found")
+        gifts = {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                 "premium_subscription": False, "gifts_from_channels": False}
+        return {**self._chat(chat_id), "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": gifts}
+
+    def _api_getChatMember(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        chat_id = self._chat_id(params)
+        try:
+            user_id = int(params.get("user_id") or 0)
+        except ValueError as exc:
+            raise ApiError(400, "Bad Request: invalid user_id specified") from exc
+        if user_id <= 0:
+            raise ApiError(400, "Bad Request: invalid user_id specified")
+        if chat_id > 0:
+            if user_id not in (chat_id, BOT_USER["id"]):
+                raise ApiError(400, "Bad Request: member not found")
+            return {"status": "member", "user": BOT_USER if user_id == BOT_USER["id"] else self._user(user_id)}
+        group = self._group(chat_id)
+        if user_id == BOT_USER["id"]:
+            return group.bot_member()
+        member = group.members.get(user_id)
+        if member is None:
+            return {"status": "left", "user": self._user(user_id)}
+        if member["status"] == "administrator":
+            rights = {name: name != "can_promote_members" for name in ADMIN_RIGHTS}
+            return {**member, "can_be_edited": False, "is_anonymous": False, **rights}
+        if member["status"] == "creator":
+            return {**member, "is_anonymous": False}
+        return dict(member)
+
+    def _api_getChatAdministrators(self, params: Dict[str, Any]) -> List[Dict[str, Any]]:
+        chat_id = self._chat_id(params)
+        if chat_id > 0:
+            raise ApiError(400, "Bad Request: there are no administrators in the private chat")
+        group = self._group(chat_id)
+        admins = []
+        for user_id, member in group.members.items():
+            if member["status"] in {"administrator", "creator"}:
+                admins.append(self._api_getChatMember({"chat_id": chat_id, "user_id": user_id}))
+        if group.bot_status == "administrator":
+            admins.append(group.bot_member())
+        return admins
 
     @staticmethod
     def _commands_key(params: Dict[str, Any]) -> Tuple[str, str]:
@@ -802,54 +1107,83 @@ class BotApiEmulator:
                 except Exception:  # the gateway may be restarting; Telegram retries too
                     continue
 
-    # Forum topics (for the staff hand-off in a forum supergroup).
+    # Forum topics (for the staff hand-off in a forum supergroup). Errors as the Bot API server
+    # words them (tdlib's ForumTopicManager: "Not enough rights to create a topic" and so on).
+
+    def _forum(self, params: Dict[str, Any]) -> Group:
+        chat_id = self._chat_id(params)
+        if chat_id > 0 or not self._group(chat_id).is_forum:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        group = self._group(chat_id)
+        if group.bot_status in {"left", "kicked"}:
+            raise ApiError(400, "Bad Request: chat not found")
+        return group
 
     def _api_createForumTopic(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        chat_id = self._chat_id(params)
-        name = str(params.get("name") or "")
-        if not 1 <= len(name) <= 128:
-            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: TOPIC_TITLE_INVALID")
-        topic = {"message_thread_id": next(self._topic_ids), "name": name,
-                 "icon_color": int(params.get("icon_color") or 7322096), "closed": False}
-        with self._lock:
-            self.topics[(chat_id, topic["message_thread_id"])] = topic
-        return {k: v for k, v in topic.items() if k != "closed"}
+        group = self._forum(params)
+        if not group.bot_can("can_manage_topics"):
+            raise ApiError(400, "Bad Request: not enough rights to create a topic")
+        name = str(params.get("name") or "").strip()
+        if not name:
+            raise ApiError(400, "Bad Request: title must be non-empty")
+        if len(name) > 128:
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_INVALID")  # clients cut at 128; the API refuses
+        try:
+            color = int(params.get("icon_color") or 7322096)
+        except ValueError as exc:
+            raise ApiError(400, "Bad Request: invalid icon color specified") from exc
+        if not 0 <= color <= 0xFFFFFF:
+            raise ApiError(400, "Bad Request: invalid icon color specified")
+        topic = self._new_topic(group.chat_id, name, color, BOT_USER)
+        return {"message_thread_id": topic["message_thread_id"], "name": name, "icon_color": color}
 
-    def _topic(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        chat_id = self._chat_id(params)
+    def _topic(self, params: Dict[str, Any], right: str, refusal: str) -> Tuple[Group, Dict[str, Any]]:
+        group = self._forum(params)
         try:
             thread = int(params.get("message_thread_id") or 0)
         except ValueError:
             thread = 0
-        topic = self.topics.get((chat_id, thread))
+        if thread <= 0:
+            raise ApiError(400, "Bad Request: invalid message thread identifier specified")
+        with self._lock:
+            topic = self.topics.get((group.chat_id, thread))
         if topic is None:
             raise ApiError(400, "Bad Request: TOPIC_ID_INVALID")
-        return topic
+        if topic["creator"] != BOT_USER["id"] and not group.bot_can(right):
+            raise ApiError(400, refusal)
+        return group, topic
 
     def _api_editForumTopic(self, params: Dict[str, Any]) -> bool:
-        topic = self._topic(params)
+        _group, topic = self._topic(params, "can_manage_topics", "Bad Request: not enough rights to edit the topic")
         if params.get("name"):
-            topic["name"] = str(params["name"])
+            name = str(params["name"]).strip()
+            if not 1 <= len(name) <= 128:
+                raise ApiError(400, "Bad Request: TOPIC_TITLE_INVALID")
+            if name == topic["name"]:
+                raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            topic["name"] = name
+        return True
+
+    def _toggle_closed(self, params: Dict[str, Any], closed: bool) -> bool:
+        group, topic = self._topic(params, "can_manage_topics",
+                                   "Bad Request: not enough rights to close or open the topic")
+        if topic["closed"] == closed:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = closed
+        service = {"forum_topic_closed": {}} if closed else {"forum_topic_reopened": {}}
+        self._group_message(group.chat_id, BOT_USER, topic["message_thread_id"], **service)
         return True
 
     def _api_closeForumTopic(self, params: Dict[str, Any]) -> bool:
-        topic = self._topic(params)
-        if topic["closed"]:
-            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
-        topic["closed"] = True
-        return True
+        return self._toggle_closed(params, True)
 
     def _api_reopenForumTopic(self, params: Dict[str, Any]) -> bool:
-        topic = self._topic(params)
-        if not topic["closed"]:
-            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
-        topic["closed"] = False
-        return True
+        return self._toggle_closed(params, False)
 
     def _api_deleteForumTopic(self, params: Dict[str, Any]) -> bool:
-        topic = self._topic(params)
+        group, topic = self._topic(params, "can_delete_messages", "Bad Request: not enough rights to delete the topic")
         with self._lock:
-            self.topics.pop((self._chat_id(params), topic["message_thread_id"]), None)
+            self.topics.pop((group.chat_id, topic["message_thread_id"]), None)
         return True
 
     # ---- the control routes (for other processes) ------------------------------------------------
