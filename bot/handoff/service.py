@@ -192,7 +192,7 @@ class HandoffService:
         self._listeners: List[Any] = []
         self._open_lock = asyncio.Lock()
         self._chains: Dict[str, asyncio.Task] = {}  # sender_id -> the last scheduled listener run
-        self._case_cache: Dict[Tuple[str, str], Tuple[float, List[Dict[str, Any]]]] = {}
+        self._case_cache: Dict[Tuple[str, str], Tuple[float, asyncio.Future[List[Dict[str, Any]]]]] = {}
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -566,23 +566,30 @@ class HandoffService:
             return list(session.execute(query).scalars())
 
     async def cases_of(self, handoff: Handoff) -> List[Dict[str, Any]]:
-        """The resident's cases (empty when the case API is unreachable), cached for `CASES_TTL_S`."""
+        """The resident's cases (empty when the case API is unreachable), cached for `CASES_TTL_S`.
+
+        Concurrent callers share one lookup: the queue of 20 new hand-offs costs 20 calls to
+        the case API, not 20 for each of them.
+        """
         if self._cases is None:
             return []
         key = (handoff.channel, handoff.sender_id)
         now = time.monotonic()
         cached = self._case_cache.get(key)
-        if cached is not None and now - cached[0] < CASES_TTL_S:
-            return cached[1]
+        if cached is None or now - cached[0] >= CASES_TTL_S:
+            if len(self._case_cache) > 10_000:  # senders come and go: start afresh rather than grow
+                self._case_cache.clear()
+            cached = (now, asyncio.ensure_future(self._lookup_cases(handoff)))
+            self._case_cache[key] = cached
+        return list(await asyncio.shield(cached[1]))
+
+    async def _lookup_cases(self, handoff: Handoff) -> List[Dict[str, Any]]:
+        assert self._cases is not None
         try:
-            cases = await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
+            return await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
         except Exception as exc:
             logger.warning("cases of hand-off %s unavailable: %s", handoff.ticket, type(exc).__name__)
-            cases = []
-        if len(self._case_cache) > 10_000:  # senders come and go: start afresh rather than grow
-            self._case_cache.clear()
-        self._case_cache[key] = (now, cases)
-        return cases
+            return []
 
     async def _earliest_deadline(self, handoff: Handoff) -> dt.date:
         deadlines = []
