@@ -106,3 +106,13 @@ def resolve(text: str, sender_id: str, cipher: FieldCipher, *, session: Session)
 
 def has_tokens(text: str) -> bool:
     return bool(TOKEN_RE.search(text))
+
+
+# What staff read in place of a token in a transcript taken from Rasa's tracker (which holds
+# only tokens): the kind of value, never the value.
+TOKEN_LABELS = {"id": "[身份证号]", "ph": "[手机号]"}
+
+
+def label_tokens(text: str) -> str:
+    """`text` with each token replaced by the label of its kind (transcripts, reports)."""
+    return TOKEN_RE.sub(lambda m: TOKEN_LABELS[m.group(1)], text) if "pii" in text else text

@@ -20,9 +20,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from bot.handoff import models as m
 from bot.handoff.hours import CHINA, StaffHours
-from bot.handoff.service import HandoffService, comment_buttons
+from bot.handoff.service import HandoffService, HistoryItem, HistoryProvider, comment_buttons
 from bot.handoff.triage import COMPLAINT, EMERGENCY, OUTAGE, REQUEST, triage
 from bot.rasa_client import RasaClient
+from common import pii_vault
 from common.chat_contract import (
     CANCEL_PAYLOAD,
     HUMAN_PAYLOAD,
@@ -102,10 +103,10 @@ class HandoffGate:
     async def _emergency(
         self, sender_id: str, text: str, channel: str, locale: str, open_handoff: Optional[m.Handoff]
     ) -> GateReply:
-        if open_handoff is None:  # the words that raised it open the transcript's last line
-            history = [*await self._history(sender_id), (m.ROLE_RESIDENT, text)]
+        if open_handoff is None:  # the words that raised it are the transcript's last line
             handoff = await self._service.request(
-                sender_id, channel, locale, "emergency", "urgent", emergency=True, history=history
+                sender_id, channel, locale, "emergency", "urgent", emergency=True,
+                history=self._history_with(sender_id, text),
             )
         else:  # an open hand-off becomes urgent and jumps the queue
             handoff = await self._service.request(sender_id, channel, locale, "emergency", "urgent", emergency=True)
@@ -120,11 +121,9 @@ class HandoffGate:
         """Opens the hand-off; `said` is the resident's message that asked (it never reached Rasa)."""
         now = dt.datetime.now(dt.timezone.utc)
         deferred = lead or not self._hours.is_open(now)
-        history = await self._history(sender_id)
-        if said and not said.startswith("/"):
-            history.append((m.ROLE_RESIDENT, said))
         handoff = await self._service.request(
-            sender_id, channel, locale, reason, priority, lead=lead, deferred=deferred, history=history,
+            sender_id, channel, locale, reason, priority, lead=lead, deferred=deferred,
+            history=self._history_with(sender_id, said),
         )
         self._fallbacks.pop(sender_id, None)
         lines = list(intro or [])
@@ -212,19 +211,37 @@ class HandoffGate:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _history(self, sender_id: str) -> List[Tuple[str, str]]:
-        """The conversation so far from Rasa's tracker, as (role, text), for the staff transcript."""
+    def _history_with(self, sender_id: str, said: str) -> HistoryProvider:
+        """A provider of the transcript's history: the conversation in Rasa, then `said` (the
+        words that asked, which never reached Rasa). Fetched in the background, so a busy Rasa
+        does not delay the hand-off."""
+        when = dt.datetime.now(dt.timezone.utc)
+
+        async def provide() -> List[HistoryItem]:
+            items = await self._history(sender_id)
+            if said and not said.startswith("/"):
+                items.append((m.ROLE_RESIDENT, said, when))
+            return items
+
+        return provide
+
+    async def _history(self, sender_id: str) -> List[HistoryItem]:
+        """The conversation so far from Rasa's tracker, as (role, text, when), for the staff transcript."""
         if self._rasa is None:
             return []
-        history: List[Tuple[str, str]] = []
+        history: List[HistoryItem] = []
         for event in (await self._rasa.events(sender_id) or [])[-HISTORY_EVENTS:]:
             kind = event.get("event")
+            try:
+                when: Optional[dt.datetime] = dt.datetime.fromtimestamp(float(event["timestamp"]), dt.timezone.utc)
+            except (KeyError, TypeError, ValueError):
+                when = None
             if kind == "user":
                 typed = (event.get("metadata") or {}).get("text") or event.get("text") or ""
                 if typed and not str(typed).startswith("/"):
-                    history.append((m.ROLE_RESIDENT, str(typed)))
+                    history.append((m.ROLE_RESIDENT, pii_vault.label_tokens(str(typed)), when))
             elif kind == "bot" and event.get("text"):
-                history.append((m.ROLE_BOT, str(event["text"])))
+                history.append((m.ROLE_BOT, pii_vault.label_tokens(str(event["text"])), when))
         return history
 
     @staticmethod

@@ -8,12 +8,14 @@ resident leaves the queue) hands the conversation back cleanly (RasaHQ/rasa#8119
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.handoff.models import STATE_ACTIVE, Handoff
 from bot.rasa_client import RasaClient
 
 logger = logging.getLogger(__name__)
+RETRY_DELAYS_S = (1.0, 3.0, 0.0)  # three attempts
 
 
 class RasaPause:
@@ -32,5 +34,11 @@ class RasaPause:
         await self._set(handoff, "resume")
 
     async def _set(self, handoff: Handoff, event: str) -> None:
-        if not await self._rasa.append_event(handoff.sender_id, {"event": event}):
-            logger.warning("rasa %s of hand-off %s failed", event, handoff.ticket)
+        # Hooks run in the background (bot/handoff/service.py): a short retry costs the resident
+        # nothing, and a conversation left paused would get no more answers from the bot.
+        for attempt, delay in enumerate(RETRY_DELAYS_S):
+            if await self._rasa.append_event(handoff.sender_id, {"event": event}):
+                return
+            logger.warning("rasa %s of hand-off %s failed (attempt %d)", event, handoff.ticket, attempt + 1)
+            if delay:
+                await asyncio.sleep(delay)

@@ -109,6 +109,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     turn = await chat.handle("web-1", "转人工", "web")
     assert turn.meta.handoff and "排在第1位" in turn.messages[0]["text"]
     assert turn.messages[0]["buttons"][0]["payload"] == LEAVE_QUEUE_PAYLOAD
+    await service.idle()  # the pause is posted in the background
     assert rasa.received == [] and rasa.posted == [{"sender": "web-1", "event": "pause"}]
     waiting = await chat.handle("web-1", "还要等多久", "web")
     assert waiting.meta.handoff and "排在第1位" in waiting.messages[0]["text"]
@@ -118,6 +119,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     assert silent.meta.handoff and silent.messages == [] and rasa.received == []
     await service.staff_message(handoff.id, "alice", "马上安排")
     await service.close(handoff.id, "alice")
+    await service.idle()
     assert rasa.posted[-1] == {"sender": "web-1", "event": "resume"}
     assert outbox_texts(service, "web-1")[-3:] == [
         t("handoff.staff_says", "zh_Hans", text="马上安排"), t("handoff.closed", "zh_Hans"),
@@ -156,6 +158,7 @@ async def test_leave_the_queue(parts) -> None:  # type: ignore[no-untyped-def]
     await chat.handle("tg:7", "/human", "telegram")
     left = await chat.handle("tg:7", "/cancel_form", "telegram")
     assert left.messages[0]["text"] == t("handoff.left", "zh_Hans") and not left.meta.handoff
+    await service.idle()
     assert await service.queue() == [] and rasa.posted[-1]["event"] == "resume"
     assert (await chat.handle("tg:7", "电费怎么交", "telegram")).messages[0]["text"].startswith("ANSWER")
 
@@ -193,6 +196,7 @@ async def test_outside_staff_hours_the_bot_keeps_helping(parts) -> None:  # type
     chat, service, rasa = parts(staff_hours=f"{start}-{end}")
     turn = await chat.handle("web-o", "转人工", "web")
     assert not turn.meta.handoff and "H0000" in turn.messages[0]["text"]
+    await service.idle()
     assert rasa.posted == []  # not paused: the bot keeps helping
     assert (await chat.handle("web-o", "电费怎么交", "web")).messages[0]["text"].startswith("ANSWER")
     queued = await service.queue()

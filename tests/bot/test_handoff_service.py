@@ -63,7 +63,11 @@ async def test_queue_order_emergency_priority_deadline_then_waiting(sessions) ->
                  "s-later": [{"status": "in_progress", "deadline": "2027-01-20"},
                              {"status": "completed", "deadline": "2026-12-02"}]}
 
+    calls: List[str] = []
+
     async def cases(channel: str, sender: str) -> List[Dict[str, Any]]:
+        calls.append(sender)
+        await asyncio.sleep(0.05)
         if sender == "s-down":
             raise ConnectionError("case API down")
         return deadlines.get(sender, [])
@@ -75,8 +79,11 @@ async def test_queue_order_emergency_priority_deadline_then_waiting(sessions) ->
     down = await service.request("s-down", "web", "zh_Hans", "asked", "normal")
     high = await service.request("s-high", "telegram", "en", "outage", "high")
     urgent = await service.request("s-urgent", "web", "zh_Hant", "emergency", "normal", emergency=True)
-    order = [h.id for h in await service.queue()]
+    both = await asyncio.gather(service.queue(), service.queue())
+    order = [h.id for h in both[0]]
     assert order == [urgent.id, high.id, deadline.id, later.id, first.id, down.id]
+    assert [h.id for h in both[1]] == order
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 6  # one lookup per resident, shared
     assert (await service.get(urgent.id)).priority == "urgent"  # type: ignore[union-attr]
     place = await service.position(first)
     assert place.place == 5 and place.minutes >= 1
@@ -106,6 +113,7 @@ async def test_claim_is_atomic_first_wins(sessions) -> None:  # type: ignore[no-
     holder = winners[0].assignee
     assert all(loser.holder == holder for loser in losers)
     assert (await service.claim(handoff.id, holder)).assignee == holder  # the holder again: no error
+    await service.idle()  # listeners run in the background, in order per conversation
     assert recorder.events.count(("claimed", handoff.id)) == 1
     with pytest.raises(AlreadyClaimed):
         await service.staff_message(handoff.id, "intruder", "hello")
@@ -148,6 +156,7 @@ async def test_relay_note_close_and_rating(sessions) -> None:  # type: ignore[no
     assert summary["by_staff"]["alice"]["average"] == 2
     transcript = [(msg.role, msg.text) for msg in await service.transcript(handoff.id)]
     assert ("resident", "my id is 4408**********0027") in transcript
+    await service.idle()
     assert [e[0] for e in recorder.events] == ["opened", "resident", "claimed", "staff", "note", "closed"]
 
 

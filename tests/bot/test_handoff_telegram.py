@@ -82,6 +82,7 @@ async def test_telegram_resident_handoff(bot_with_handoffs: tuple[TelegramBot, H
     assert any(b["callback_data"].startswith("p:") for b in queued.buttons)  # the "leave the queue" button
     handoff = (await handoffs.queue())[0]
     assert handoff.channel == "telegram" and handoff.sender_id == f"tg:{chat_id}"
+    await handoffs.idle()
     assert bot.rasa.received == [] and bot.rasa.posted == [{"event": "pause"}]  # type: ignore[attr-defined]
 
     await handoffs.claim(handoff.id, "alice")
@@ -100,6 +101,7 @@ async def test_telegram_resident_handoff(bot_with_handoffs: tuple[TelegramBot, H
 
     await handoffs.close(handoff.id, "alice")
     ask = await bot.wait_for(chat_id, lambda m: t("handoff.rate.ask", "zh_Hans") in m.text)
+    await handoffs.idle()
     assert len(ask.buttons) == 5 and bot.rasa.posted[-1] == {"event": "resume"}  # type: ignore[attr-defined]
     emu.press_button(ask, "4")
     await bot.wait_for(chat_id, lambda m: t("handoff.rate.comment", "zh_Hans") in m.text)
