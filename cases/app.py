@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cases.api.routes import cases, events, health, processes, webhooks
+from cases import clocks
+from cases.api.routes import cases, events, health, processes, queue, webhooks
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
 from cases.models import create_tables
@@ -114,6 +115,9 @@ def build_app(
             clock=clock,
             on_events=dispatcher.wake,
         )
+        with session_scope(sessions) as session:
+            if filled := clocks.backfill(session=session, ctx=app.state.context):
+                logger.info("time-limit clocks started for %d open case(s)", filled)
         task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
         logger.info("case API ready (%d webhook URLs)", len(settings.webhook_urls))
         try:
@@ -137,7 +141,7 @@ def build_app(
         version="1.0",
         lifespan=lifespan,
     )
-    for module in (cases, events, processes, webhooks, health):
+    for module in (cases, events, processes, webhooks, health, queue):
         app.include_router(module.router)
 
     limit_body_size(app, MAX_BODY_BYTES)

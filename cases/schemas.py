@@ -19,6 +19,8 @@ LINKED_KINDS = ("water", "gas")
 LINKED_STATUSES = ("submitted", "accepted", "in_progress", "done", "cancelled")
 PENDING_STATUSES = ("pending", "done")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+# A staff member's id as the gateway passes it: 1-64 characters of A-Za-z0-9_.:@-
+STAFF_USER = r"^[A-Za-z0-9_.:@\-]{1,64}$"
 
 CustomerType = Literal["resident", "lv_business", "hv"]
 Locale = Literal["zh_Hans", "zh_Hant", "en"]
@@ -72,6 +74,8 @@ class TransitionCreate(BaseModel):
 
     to_stage: constr(strip_whitespace=True, min_length=1, max_length=64)  # type: ignore[valid-type]
     note: Optional[constr(max_length=1000)] = None  # type: ignore[valid-type]
+    # The staff member moving the case (or header `X-Staff-User`); kept in the history.
+    actor: Optional[constr(strip_whitespace=True, regex=STAFF_USER)] = None  # type: ignore[valid-type]
 
 
 class VerifyRequest(BaseModel):

@@ -64,7 +64,9 @@ def case_json(case: Case, *, cipher: FieldCipher, full: bool) -> Dict[str, Any]:
         "stage": case.stage,
         "stages": case.stages,
         "next_stages": next_stages(case),
-        "history": [{"stage": h.stage, "at": optional_dt(h.at), "note": h.note} for h in case.history],
+        "history": [
+            {"stage": h.stage, "at": optional_dt(h.at), "note": h.note, "actor": h.actor} for h in case.history
+        ],
         "process": case.process,
         "deadline": case.deadline.isoformat(),
         "deadline_basis": case.deadline_basis,

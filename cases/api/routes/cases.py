@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from cases import crud
+from cases import clocks, crud
 from cases.context import CaseContext
 from cases.deps import get_context, get_session, has_key, require_key
-from cases.errors import ApiError
-from cases.schemas import IDEMPOTENCY_KEY, CaseCreate, ItemUpdate, TransitionCreate, VerifyRequest
+from cases.errors import ApiError, invalid, problem
+from cases.schemas import IDEMPOTENCY_KEY, STAFF_USER, CaseCreate, ItemUpdate, TransitionCreate, VerifyRequest
 from cases.views import case_json
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -73,8 +74,20 @@ def read_case(
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
-    """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens."""
-    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=full)
+    """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens.
+
+    With the key it also has `clock`: the current stage's time limit, days used and left and
+    its light (`cases.clocks`; null once completed).
+    """
+    case = crud.get_case(case_id, session=session)
+    if full:
+        return staff_case_json(case, session=session, ctx=ctx)
+    return case_json(case, cipher=ctx.cipher, full=False)
+
+
+def staff_case_json(case: Any, *, session: Session, ctx: CaseContext) -> Dict[str, Any]:
+    """The Case JSON as staff see it, with the current stage's clock."""
+    return {**case_json(case, cipher=ctx.cipher, full=True), "clock": clocks.case_clock(case, session=session, ctx=ctx)}
 
 
 @router.post(
@@ -103,15 +116,19 @@ def verify_case(
 def create_transition(
     case_id: str,
     body: TransitionCreate,
+    x_staff_user: Optional[str] = Header(None, description="The staff member moving the case (or body `actor`)"),
     _key: None = Depends(require_key),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
+    actor = body.actor or (x_staff_user or "").strip() or None
+    if actor is not None and not re.match(STAFF_USER, actor):
+        raise invalid([problem("X-Staff-User", "format")])
     case = crud.get_case(case_id, session=session)
-    crud.move_case(case, body.to_stage, body.note, session=session, ctx=ctx)
+    crud.move_case(case, body.to_stage, body.note, session=session, ctx=ctx, actor=actor)
     session.commit()
     ctx.on_events()
-    return case_json(case, cipher=ctx.cipher, full=True)
+    return staff_case_json(case, session=session, ctx=ctx)
 
 
 @router.patch("/{case_id}/items/{item_id}", summary="Update a linked water/gas application", responses=ERRORS)
