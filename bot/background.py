@@ -1,7 +1,8 @@
 """The gateway's background work, started and stopped with its lifespan.
 
 - the notifier (always): case events → outbox; it tolerates the case API being down;
-- the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set).
+- the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set);
+- the time-limit warning job (`bot/casework/warnings.py`; digests to the staff group with Telegram).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from bot.casework.warnings import WarningJob, telegram_sender
 from bot.notifier import Notifier
 from bot.telegram.app import TelegramFrontEnd, build_telegram
 from common.settings import Settings
@@ -41,11 +43,15 @@ async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) 
     )
     state.notifier = notifier
     task = asyncio.create_task(notifier.run(), name="notifier")
+    sender = telegram_sender(state.telegram.application.bot) if state.telegram else None
+    state.warnings = WarningJob(state.case_client, state.sessions, settings, send=sender)
+    warnings_task = asyncio.create_task(state.warnings.run(), name="warnings")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for running in (task, warnings_task):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
         if state.telegram is not None:
             await state.telegram.stop()

@@ -143,11 +143,13 @@ def clock_of(row: CaseClock, *, ctx: CaseContext) -> StageClock:
 
 def queue_item(row: CaseClock, *, ctx: CaseContext) -> Dict[str, Any]:
     """One line of the staff queue (no personal data)."""
+    stage = ctx.catalog.stages.get(row.stage)
     return {
         "case_id": row.case_id,
         "region": row.region,
         "process": row.process_key,
         **clock_of(row, ctx=ctx).as_dict(),
+        "stage_names": dict(stage.names) if stage is not None else {},
         "deadline": row.deadline.isoformat(),
     }
 

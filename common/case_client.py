@@ -114,6 +114,12 @@ class CaseClient:
         response = await self._call("GET", "/events", params={"after": after, "limit": limit})
         return self._json(response)
 
+    async def queue(self, **params: Any) -> Dict[str, Any]:
+        """The staff queue `GET /queue` (filters `region`, `process`, `stage`, `light`, `limit`, `offset`)."""
+        response = await self._call("GET", "/queue", params={k: v for k, v in params.items() if v is not None},
+                                    retries=1)
+        return self._json(response)
+
     async def healthy(self) -> bool:
         try:
             response = await self._http.get(f"{self._base}/healthz", timeout=2.0)

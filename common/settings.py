@@ -104,6 +104,13 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     notifier_poll_s: float = 1.0
+    # Staff case work (bot/casework): the staff supergroup for warning digests, where red
+    # warnings nobody acknowledged are repeated (empty: the staff group), after how long,
+    # and how often the warning job runs.
+    telegram_staff_chat_id: str = ""
+    telegram_supervisor_chat_id: str = ""
+    warning_escalate_after_s: float = 14400.0
+    warnings_poll_s: float = 60.0
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -146,6 +153,10 @@ class Settings:
             telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL", ""),
             telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET", ""),
             notifier_poll_s=_env_float("NOTIFIER_POLL_S", 1.0),
+            telegram_staff_chat_id=_env("TELEGRAM_STAFF_CHAT_ID", ""),
+            telegram_supervisor_chat_id=_env("TELEGRAM_SUPERVISOR_CHAT_ID", ""),
+            warning_escalate_after_s=_env_float("WARNING_ESCALATE_AFTER_S", 14400.0),
+            warnings_poll_s=_env_float("WARNINGS_POLL_S", 60.0),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()
