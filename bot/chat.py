@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy.orm import sessionmaker
 
 from bot import store
+from bot.casework import activity as casework_activity
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
 from common.db import session_scope
@@ -174,6 +175,7 @@ class ChatService:
             turn.meta = self._meta_from_payload(payload)
         else:  # a turn no custom action finished: read the conversation's state instead
             turn.meta = self._meta_from_tracker(await self._rasa.tracker(sender_id))
+        casework_activity.after_turn(self._sessions, sender_id, channel, cleaned.text, turn)
         if turn.meta.requested_slot:
             self._asking[sender_id] = turn.meta.requested_slot
         else:
