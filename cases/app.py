@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cases import clocks
-from cases.api.routes import cases, events, health, processes, queue, webhooks
+from cases.api.routes import cases, events, health, processes, queue, reports, webhooks
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
 from cases.models import create_tables
@@ -141,7 +141,7 @@ def build_app(
         version="1.0",
         lifespan=lifespan,
     )
-    for module in (cases, events, processes, webhooks, health, queue):
+    for module in (cases, events, processes, webhooks, health, queue, reports):
         app.include_router(module.router)
 
     limit_body_size(app, MAX_BODY_BYTES)

@@ -120,6 +120,11 @@ class CaseClient:
                                     retries=1)
         return self._json(response)
 
+    async def report(self, since: str, until: str) -> Dict[str, Any]:
+        """Service figures `GET /reports/cases` (dates `YYYY-MM-DD` in China)."""
+        response = await self._call("GET", "/reports/cases", params={"since": since, "until": until}, retries=1)
+        return self._json(response)
+
     async def healthy(self) -> bool:
         try:
             response = await self._http.get(f"{self._base}/healthz", timeout=2.0)
