@@ -40,7 +40,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_telegram
+from tools import bench_application, bench_casework, bench_telegram
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -279,6 +279,8 @@ def main() -> None:
     if telegram is not None:
         bench_telegram.print_report(telegram)
         load["telegram"] = telegram
+    if not args.accuracy_only:
+        load["casework"] = bench_casework.run_and_print()  # warning job and case queue, 10 000 open cases
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
     name = "bench-results.json" if args.set.resolve() == HELDOUT.resolve() else f"bench-results-{args.set.stem}.json"

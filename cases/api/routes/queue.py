@@ -6,9 +6,10 @@ time left first, paginated. The console and the warning job of the gateway read 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from cases import clocks
@@ -31,7 +32,7 @@ def read_queue(
     _key: None = Depends(require_key),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
-) -> Dict[str, Any]:
+) -> JSONResponse:
     lights = tuple(part.strip() for part in (light or "").split(",") if part.strip())
     if any(item not in LIGHTS for item in lights):
         raise invalid([problem("light", "must be green, amber or red (comma-separated for several)")])
@@ -39,5 +40,6 @@ def read_queue(
         session=session, ctx=ctx, region=region or None, process=process or None, stage=stage or None,
         lights=lights, limit=limit, offset=offset,
     )
-    return {"cases": rows, "total": total, "today": ctx.today_in_china().isoformat(), "limit": limit,
-            "offset": offset}
+    # JSONResponse directly: FastAPI's jsonable_encoder would walk 500 plain dicts again.
+    return JSONResponse({"cases": rows, "total": total, "today": ctx.today_in_china().isoformat(), "limit": limit,
+                         "offset": offset})
