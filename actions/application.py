@@ -42,6 +42,7 @@ from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
 from actions.submissions import queue
 from common.case_client import CaseApiRejected, CaseApiUnavailable
+from common.chat_contract import META_HANDOFF_REQUEST, REASON_LEAD
 from common.db import session_scope
 from common.i18n import t
 from common.identity import find_id_number, find_mobile
@@ -77,10 +78,16 @@ class ActionFinishApplication(Action):
     def name(self) -> str:
         return "action_finish_application"
 
-    @with_meta
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
+        events = await self._submit(dispatcher, tracker)
+        created = any(e.get("event") == "slot" and e.get("name") == SLOT_CASE_ID and e.get("value") for e in events)
+        # A high-voltage application goes to a customer manager as a lead (a hand-off).
+        lead = created and tracker.get_slot(SLOT_CUSTOMER_TYPE) == "hv"
+        return finish(dispatcher, tracker, events, {META_HANDOFF_REQUEST: {"reason": REASON_LEAD}} if lead else None)
+
+    async def _submit(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
         if tracker.get_slot(SLOT_CONFIRM) is not True:
             # Cancelled, or a question answered instead of starting: the form said what
             # it had to (and its answer's kind stands); nothing is created.

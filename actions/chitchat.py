@@ -116,10 +116,11 @@ class ActionFallback(Action):
 
 
 class ActionHumanHandoff(Action):
-    """Records the request for a person and gives the hotline.
+    """Records the request for a person (the model's `human_handoff` intent).
 
-    Staff hand-off through the gateway is a later issue; until it lands the resident is
-    told plainly how to reach a person now.
+    Setting `handoff_requested` puts `handoff_request` in the turn's meta: the gateway opens
+    the hand-off and answers with the resident's place in the queue instead of this reply.
+    The hotline text stays as the reply for a gateway without hand-off.
     """
 
     def name(self) -> str:

@@ -1,12 +1,37 @@
-"""Names of slots, intents, actions and answer kinds shared by the actions and the gateway."""
+"""Names of slots, intents, actions and answer kinds of the actions.
+
+Those the gateway reads too (slots, kinds, payloads, meta keys) are defined once in
+`common/chat_contract.py` and re-exported here.
+"""
+
+from common.chat_contract import (  # noqa: F401  (the names the gateway shares)
+    APPLY_PAYLOAD,
+    CANCEL_PAYLOAD,
+    CONTINUE_PAYLOAD,
+    HUMAN_PAYLOAD,
+    KIND_ASK_REGION,
+    KIND_BILL,
+    KIND_CHITCHAT,
+    KIND_FALLBACK,
+    KIND_FORM,
+    KIND_HANDOFF,
+    KIND_KNOWLEDGE,
+    KIND_OUT_OF_SCOPE,
+    KIND_STATUS,
+    KIND_SUGGEST,
+    NO_ANSWER_KINDS,
+    REQUESTED_SLOT,
+    SLOT_ANSWER_ID,
+    SLOT_ANSWER_KIND,
+    SLOT_CASE_ID,
+    SLOT_HANDOFF_REQUESTED,
+    SLOT_REGION,
+    STATUS_PAYLOAD,
+)
 
 # Slots
-SLOT_REGION = "region"
-SLOT_ANSWER_KIND = "answer_kind"
-SLOT_ANSWER_ID = "answer_id"
 SLOT_PENDING_TOPIC = "pending_topic"
 SLOT_PENDING_BILL = "pending_bill"
-SLOT_HANDOFF_REQUESTED = "handoff_requested"
 
 # Intents
 INTENT_NLU_FALLBACK = "nlu_fallback"
@@ -18,24 +43,13 @@ FAQ_INTENT_PREFIX = "faq_"
 # Entities
 ENTITY_REGION = "region"
 
-# What the last reply was; the gateway derives `meta.fallback` from it.
-KIND_KNOWLEDGE = "knowledge"
-KIND_ASK_REGION = "ask_region"
-KIND_SUGGEST = "suggest"
-KIND_FALLBACK = "fallback"
-KIND_OUT_OF_SCOPE = "out_of_scope"
-KIND_CHITCHAT = "chitchat"
-KIND_BILL = "bill"
-KIND_HANDOFF = "handoff"
-NO_ANSWER_KINDS = frozenset({KIND_SUGGEST, KIND_FALLBACK, KIND_OUT_OF_SCOPE})
+
 
 PENDING_BILL = "bill"
-HUMAN_PAYLOAD = "/human_handoff"
 
 # --- The zero-document application (application_form) ---
 FORM_APPLICATION = "application_form"
 FORM_CASE_CHECK = "case_check_form"
-REQUESTED_SLOT = "requested_slot"
 SLOT_NAME = "name"
 SLOT_ID_NUMBER = "id_number"
 SLOT_ADDRESS = "address"
@@ -55,7 +69,6 @@ SLOT_FORM_FAILURES = "form_failures"  # {field: failed attempts in a row}
 SLOT_APPLICATION_KEY = "application_key"  # the idempotency key of this application
 SLOT_APPLICATION_PREVIEW = "application_preview"  # process and deadline the case API previewed
 SLOT_CONFIRMED_AT = "confirmed_at"  # the consent's time, recorded as the signature
-SLOT_CASE_ID = "case_id"
 SLOT_CASE_CHECK = "case_check"  # {case_id, verified} while a case number is being checked
 SLOT_ID_LAST4 = "id_last4"
 
@@ -72,12 +85,6 @@ ENTITY_FIELD = "field"
 ENTITY_LINKED = "linked"
 
 CUSTOMER_TYPES = ("resident", "lv_business", "hv")
-KIND_FORM = "form"
-KIND_STATUS = "status"
 # A field fails this many times in a row before the assistant explains the format and offers
 # to continue, cancel or talk to a person.
 MAX_FIELD_FAILURES = 2
-APPLY_PAYLOAD = "/apply_connection"
-CANCEL_PAYLOAD = "/cancel_form"
-CONTINUE_PAYLOAD = "/continue_form"
-STATUS_PAYLOAD = "/ask_status"

@@ -14,7 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.background import background
 from bot.chat import ChatService
+from bot.handoff.setup import build_handoffs
 from bot.rasa_client import RasaClient
+from bot.staff.api import router as staff_router
+from bot.staff.auth import LoginThrottle
+from bot.staff.console import console
 from bot.status_pages import router as status_router
 from bot.telegram.webhook import router as telegram_router
 from bot.web import pages, router
@@ -45,7 +49,9 @@ def build_app(settings: Settings) -> FastAPI:
             app.state.case_client = CaseClient(
                 settings.case_api_url, settings.secret("CASE_API_KEY"), http, settings.case_api_timeout_s
             )
-            app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions)
+            app.state.handoffs = build_handoffs(app.state)
+            app.state.staff_throttle = LoginThrottle()
+            app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions, app.state.handoffs)
             async with background(app, settings, http):  # notifier, Telegram bot
                 yield
         engine.dispose()
@@ -60,6 +66,8 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(pages)
     app.include_router(status_router)
     app.include_router(telegram_router)
+    app.include_router(staff_router)
+    app.include_router(console)
 
     limit_body_size(app, MAX_BODY_BYTES)
 

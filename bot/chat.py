@@ -17,8 +17,12 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import store
 from bot.casework import activity as casework_activity
+from bot.handoff.gate import HandoffGate
+from bot.handoff.hours import StaffHours
+from bot.handoff.service import HandoffService
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.sanitize import clean
+from common.chat_contract import DATA_SLOTS, NO_ANSWER_KINDS
 from common.db import session_scope
 from common.i18n import t
 from common.scripts import detect_locale, normalize_for_nlu, normalize_locale
@@ -26,11 +30,9 @@ from common.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Reply kinds (slot `answer_kind`, set by the actions) that give no answer from knowledge.
-NO_ANSWER_KINDS = frozenset({"suggest", "fallback", "out_of_scope"})
-# Form slots whose answers are data (a name, an address in Chinese, digits) and say nothing
-# about the language the resident reads: while one is asked, the conversation keeps its locale.
-DATA_SLOTS = frozenset({"name", "id_number", "address", "phone", "capacity_kw", "id_last4"})
+# NO_ANSWER_KINDS (reply kinds that give no answer from knowledge) and DATA_SLOTS (form slots
+# whose answers say nothing about the resident's script) come from `common.chat_contract`.
+__all__ = ["ChatService", "DATA_SLOTS", "NO_ANSWER_KINDS", "Meta", "Turn", "message"]
 
 
 @dataclass
@@ -93,8 +95,15 @@ def from_rasa(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 class ChatService:
     """Runs turns for any channel against Rasa."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient, sessions: sessionmaker):
+    def __init__(
+        self, settings: Settings, rasa: RasaClient, sessions: sessionmaker, handoffs: Optional[HandoffService] = None
+    ):
         self._settings = settings
+        # The hand-off gate (bot/handoff/gate.py) runs before and after Rasa when hand-offs are on.
+        self._gate = (
+            HandoffGate(handoffs, rasa, StaffHours.parse(settings.staff_hours, settings.holidays_file))
+            if handoffs is not None else None
+        )
         self._rasa = rasa
         self._sessions = sessions
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -154,6 +163,12 @@ class ChatService:
         self.remember(sender_id, channel, locale)
         if cleaned.truncated:
             turn.messages.append(message(t("input.truncated", locale, limit=self._settings.max_message_chars)))
+        if self._gate is not None:
+            early = await self._gate.before(sender_id, cleaned.text, channel, locale)
+            if early is not None:  # an emergency, staff own the conversation, a hand-off, a rating
+                turn.messages.extend(early.messages)
+                turn.meta.handoff = early.handoff
+                return turn
         nlu_text = cleaned.text if cleaned.text.startswith("/") else normalize_for_nlu(cleaned.text)
         try:
             # The text as typed goes along: names and addresses are read from it, not from
@@ -175,6 +190,10 @@ class ChatService:
             turn.meta = self._meta_from_payload(payload)
         else:  # a turn no custom action finished: read the conversation's state instead
             turn.meta = self._meta_from_tracker(await self._rasa.tracker(sender_id))
+        if self._gate is not None:
+            turn.messages, turn.meta.handoff = await self._gate.after(
+                sender_id, cleaned.text, channel, locale, turn.messages, payload, turn.meta.fallback
+            )
         casework_activity.after_turn(self._sessions, sender_id, channel, cleaned.text, turn)
         if turn.meta.requested_slot:
             self._asking[sender_id] = turn.meta.requested_slot
@@ -189,7 +208,6 @@ class ChatService:
             intent=payload.get("intent"),
             confidence=float(confidence) if confidence is not None else None,
             fallback=bool(payload.get("fallback")),
-            handoff=bool(payload.get("handoff")),
             requested_slot=payload.get("requested_slot"),
             case_id=payload.get("case_id"),
             answer_id=payload.get("answer_id"),
@@ -207,7 +225,6 @@ class ChatService:
             intent=intent.get("name"),
             confidence=float(confidence) if confidence is not None else None,
             fallback=slots.get("answer_kind") in NO_ANSWER_KINDS,
-            handoff=bool(slots.get("handoff_active")),
             requested_slot=slots.get("requested_slot"),
             case_id=slots.get("case_id"),
             answer_id=slots.get("answer_id"),

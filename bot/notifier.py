@@ -34,6 +34,7 @@ from bot import subscriptions as subs
 from bot.casework.activity import acted_since
 from common import outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
+from common.chat_contract import STATUS_PAYLOAD
 from common.db import session_scope
 from common.i18n import format_day, t
 from common.scripts import ZH_HANS
@@ -92,7 +93,7 @@ def _item_text(item: Dict[str, Any], locale: str) -> str:
 
 
 def status_button(locale: str) -> List[Dict[str, str]]:
-    return [{"title": t("notify.status_button", locale), "payload": "/ask_status"}]
+    return [{"title": t("notify.status_button", locale), "payload": STATUS_PAYLOAD}]
 
 
 def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional[Dict[str, Any]]:

@@ -50,6 +50,33 @@ class RasaClient:
             return None
         return response.json() if response.status_code == 200 else None
 
+    async def append_event(self, sender_id: str, event: Dict[str, Any]) -> bool:
+        """Appends an event (e.g. `{"event": "pause"}` / `"resume"`) to the conversation's tracker."""
+        try:
+            response = await self._http.post(
+                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker/events",
+                params={"include_events": "NONE", "token": self._token},
+                json=event,
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def events(self, sender_id: str) -> List[Dict[str, Any]]:
+        """The conversation's events (for the transcript staff read); empty when unavailable."""
+        try:
+            response = await self._http.get(
+                f"{self._base}/conversations/{quote(sender_id, safe='')}/tracker",
+                params={"include_events": "AFTER_RESTART", "token": self._token},
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError:
+            return []
+        if response.status_code != 200:
+            return []
+        return list((response.json() or {}).get("events") or [])
+
     async def healthy(self) -> bool:
         try:
             response = await self._http.get(f"{self._base}/", timeout=2.0)

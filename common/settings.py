@@ -111,6 +111,10 @@ class Settings:
     telegram_supervisor_chat_id: str = ""
     warning_escalate_after_s: float = 14400.0
     warnings_poll_s: float = 60.0
+    # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
+    # and how long a staff console session lasts.
+    staff_hours: str = ""
+    staff_session_minutes: int = 480
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -157,6 +161,8 @@ class Settings:
             telegram_supervisor_chat_id=_env("TELEGRAM_SUPERVISOR_CHAT_ID", ""),
             warning_escalate_after_s=_env_float("WARNING_ESCALATE_AFTER_S", 14400.0),
             warnings_poll_s=_env_float("WARNINGS_POLL_S", 60.0),
+            staff_hours=_env("STAFF_HOURS", ""),
+            staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},
         )
         settings.check()

@@ -40,7 +40,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_casework, bench_telegram
+from tools import bench_application, bench_casework, bench_handoff, bench_telegram
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -234,6 +234,7 @@ def run_stack(model: Path, name: str, questions, args) -> tuple[Report, Dict[str
                         load_test(stack, questions, args.senders, args.turns, pause)
                     )
                 load["application"] = bench_application.measure(stack, args.application_rounds)
+                load["handoff"] = bench_handoff.measure(stack, args.senders)
         finally:
             stack.stop()
     return report, load
@@ -270,12 +271,16 @@ def main() -> None:
     print_summary(summaries)
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
     application = load.pop("application", None)
+    handoff = load.pop("handoff", None)
     for label, figures in load.items():
         print(f"  {label:10} p50 {figures['p50_ms']:6.0f} ms   p95 {figures['p95_ms']:6.0f} ms   "
               f"max {figures['max_ms']:6.0f} ms   {figures['turns_per_s']:5.1f} turns/s")
     if application is not None:
         bench_application.print_figures(application)
         load["application"] = application
+    if handoff is not None:
+        bench_handoff.print_report(handoff)
+        load["handoff"] = handoff
     if telegram is not None:
         bench_telegram.print_report(telegram)
         load["telegram"] = telegram

@@ -18,6 +18,7 @@ from bot.telegram.context import Context, services
 from bot.telegram.render import sender_of
 from bot.telegram.replies import send_messages, send_text
 from bot.telegram.start import check_link
+from common.chat_contract import TELEGRAM_COMMAND_PAYLOADS
 from common.db import session_scope
 from common.i18n import t
 
@@ -25,12 +26,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 
 # Commands that are shortcuts for an assistant payload, as on the web page's buttons.
-PAYLOADS = {
-    "apply": "/apply_connection",
-    "status": "/ask_status",
-    "human": "/human_handoff",
-    "cancel": "/cancel_form",
-}
+PAYLOADS = TELEGRAM_COMMAND_PAYLOADS
 
 
 async def converse(update: Update, context: Context, text: str) -> None:

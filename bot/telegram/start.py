@@ -20,6 +20,7 @@ from bot.telegram.context import Context, services
 from bot.telegram.render import sender_of
 from bot.telegram.replies import send_text
 from common.case_client import CaseApiRejected, CaseApiUnavailable
+from common.chat_contract import HUMAN_PAYLOAD
 from common.db import session_scope
 from common.i18n import t
 
@@ -35,7 +36,7 @@ def main_menu(locale: str) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(t("tg.menu.faq", locale), callback_data="faq:home")],
             [InlineKeyboardButton(t("tg.menu.apply", locale), callback_data="p:/apply_connection")],
             [InlineKeyboardButton(t("tg.menu.status", locale), callback_data="p:/ask_status")],
-            [InlineKeyboardButton(t("tg.menu.human", locale), callback_data="p:/human_handoff")],
+            [InlineKeyboardButton(t("tg.menu.human", locale), callback_data=f"p:{HUMAN_PAYLOAD}")],
             [InlineKeyboardButton(t("tg.menu.lang", locale), callback_data="lang:menu")],
         ]
     )

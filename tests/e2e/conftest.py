@@ -71,6 +71,12 @@ class Chat:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def updates(self, after: int = 0) -> Dict[str, Any]:
+        """Messages pushed to this conversation after seq `after` (status updates, staff replies)."""
+        response = self.client.get(f"/api/chat/{self.sender_id}/updates", params={"after": after})
+        assert response.status_code == 200, response.text
+        return response.json()
+
 
 @pytest.fixture()
 def chat(client: httpx.Client, sender: str) -> Chat:
