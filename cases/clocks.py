@@ -168,8 +168,9 @@ def queue(
     """Open cases, least time left first (stages waiting on the customer last), and the total."""
     today = ctx.today_in_china()
     conditions: List[ColumnElement] = []
-    if region:
-        conditions.append(CaseClock.region == region)
+    regions = [part.strip() for part in (region or "").split(",") if part.strip()]
+    if regions:
+        conditions.append(CaseClock.region.in_(regions))
     if process:
         conditions.append(CaseClock.process_key == process)
     if stage:

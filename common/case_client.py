@@ -120,6 +120,15 @@ class CaseClient:
                                     retries=1)
         return self._json(response)
 
+    async def move(
+        self, case_id: str, to_stage: str, note: Optional[str] = None, actor: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Moves a case to its next stage for staff member `actor` (`CaseApiRejected` 409 when stale)."""
+        headers = {"X-Staff-User": actor} if actor else None
+        response = await self._call("POST", f"/cases/{quote(case_id, safe='')}/transitions",
+                                    json={"to_stage": to_stage, "note": note}, headers=headers)
+        return self._json(response)
+
     async def report(self, since: str, until: str) -> Dict[str, Any]:
         """Service figures `GET /reports/cases` (dates `YYYY-MM-DD` in China)."""
         response = await self._call("GET", "/reports/cases", params={"since": since, "until": until}, retries=1)

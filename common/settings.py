@@ -111,6 +111,9 @@ class Settings:
     telegram_supervisor_chat_id: str = ""
     warning_escalate_after_s: float = 14400.0
     warnings_poll_s: float = 60.0
+    # Agents restricted to regions in the case console: "li.ming:湛江;wang.fang:金华,湛江"
+    # (agents not listed, and supervisors, see every region).
+    staff_regions: str = ""
     # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
     # and how long a staff console session lasts.
     staff_hours: str = ""
@@ -161,6 +164,7 @@ class Settings:
             telegram_supervisor_chat_id=_env("TELEGRAM_SUPERVISOR_CHAT_ID", ""),
             warning_escalate_after_s=_env_float("WARNING_ESCALATE_AFTER_S", 14400.0),
             warnings_poll_s=_env_float("WARNINGS_POLL_S", 60.0),
+            staff_regions=_env("STAFF_REGIONS", ""),
             staff_hours=_env("STAFF_HOURS", ""),
             staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},

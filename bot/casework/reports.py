@@ -8,7 +8,9 @@
   `fallback_questions`, filled by `bot.casework.activity`): candidates for new knowledge-base
   question variants.
 
-Hand-off figures (time to first staff response, ratings) join when the hand-off tables do.
+- `handoffs`: per ISO week of the request, hand-offs asked for, the median seconds from the
+  request to the first staff reply (not from the resident's first message), ratings given and
+  their average, low ratings flagged for a call-back (回访) (the hand-off tables, `bot/handoff`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import statistics
 from typing import Any, Dict, List
 
 from sqlalchemy import func, select
@@ -32,6 +35,7 @@ COLUMNS: Dict[str, List[str]] = {
     "processes": ["process", "region", "promise_working_days", "verified", "connected", "connected_within_limit",
                   "share_within_limit", "median_working_days", "meets_promise"],
     "fallbacks": ["text", "count", "last_at"],
+    "handoffs": ["week", "handoffs", "answered", "median_first_response_s", "ratings", "average_rating", "flagged"],
 }
 
 
@@ -39,8 +43,7 @@ def top_fallbacks(
     since: dt.date, until: dt.date, *, session: Session, limit: int = TOP_FALLBACKS
 ) -> List[Dict[str, Any]]:
     """The most frequent fallback questions between two dates in China (text already masked)."""
-    start = dt.datetime.combine(since, dt.time(), CHINA_TZ).astimezone(dt.timezone.utc)
-    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), CHINA_TZ).astimezone(dt.timezone.utc)
+    start, end = _bounds(since, until)
     count, last = func.count(FallbackQuestion.id), func.max(FallbackQuestion.at)
     rows = session.execute(
         select(FallbackQuestion.text, count, last)
@@ -50,6 +53,54 @@ def top_fallbacks(
         .limit(limit)
     ).all()
     return [{"text": text, "count": int(n), "last_at": _iso(at)} for text, n, at in rows]
+
+
+def handoff_weeks(since: dt.date, until: dt.date, *, session: Session) -> List[Dict[str, Any]]:
+    """Hand-offs per week of the request: count, median time to the first staff reply, ratings."""
+    from bot.handoff.models import Handoff, Rating
+
+    start, end = _bounds(since, until)
+    weeks: Dict[str, Dict[str, Any]] = {}
+
+    def week(at: dt.datetime) -> Dict[str, Any]:
+        monday = _local_day(at) - dt.timedelta(days=_local_day(at).weekday())
+        return weeks.setdefault(monday.isoformat(), {"week": monday.isoformat(), "handoffs": 0, "waits": [],
+                                                     "scores": [], "flagged": 0})
+
+    rows = session.execute(select(Handoff.opened_at, Handoff.first_staff_reply_at)
+                           .where(Handoff.opened_at >= start, Handoff.opened_at < end))
+    for opened, replied in rows:
+        entry = week(opened)
+        entry["handoffs"] += 1
+        if replied is not None:
+            entry["waits"].append((_aware(replied) - _aware(opened)).total_seconds())
+    ratings = session.execute(select(Rating.at, Rating.score, Rating.flagged)
+                              .where(Rating.at >= start, Rating.at < end))
+    for at, score, flagged in ratings:
+        entry = week(at)
+        entry["scores"].append(score)
+        entry["flagged"] += int(bool(flagged))
+    return [
+        {"week": e["week"], "handoffs": e["handoffs"], "answered": len(e["waits"]),
+         "median_first_response_s": round(statistics.median(e["waits"]), 1) if e["waits"] else None,
+         "ratings": len(e["scores"]),
+         "average_rating": round(sum(e["scores"]) / len(e["scores"]), 2) if e["scores"] else None,
+         "flagged": e["flagged"]}
+        for _key, e in sorted(weeks.items())
+    ]
+
+
+def _bounds(since: dt.date, until: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(since, dt.time(), CHINA_TZ).astimezone(dt.timezone.utc)
+    return start, dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), CHINA_TZ).astimezone(dt.timezone.utc)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _local_day(value: dt.datetime) -> dt.date:
+    return _aware(value).astimezone(CHINA_TZ).date()
 
 
 def _iso(value: Any) -> Any:
@@ -64,8 +115,9 @@ async def service_report(cases: CaseClient, sessions: sessionmaker, since: dt.da
     figures = await cases.report(since.isoformat(), until.isoformat())
     with session_scope(sessions) as session:
         fallbacks = top_fallbacks(since, until, session=session)
+        handoffs = handoff_weeks(since, until, session=session)
     return {"since": figures.get("since"), "until": figures.get("until"), "weeks": figures.get("weeks") or [],
-            "processes": figures.get("processes") or [], "fallbacks": fallbacks}
+            "processes": figures.get("processes") or [], "fallbacks": fallbacks, "handoffs": handoffs}
 
 
 def to_csv(report: Dict[str, Any], table: str) -> str:

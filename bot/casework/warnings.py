@@ -154,18 +154,29 @@ def acknowledge(warning_id: int, by: str, now: dt.datetime, *, session: Session)
     return session.get(CaseWarning, warning_id, populate_existing=True)
 
 
-def open_warnings(*, session: Session, limit: int = 200, offset: int = 0) -> List[CaseWarning]:
-    """Unacknowledged warnings, red first, the most urgent first (the console's list)."""
+def _in_regions(regions: Optional[Sequence[str]]) -> List[Any]:
+    return [CaseWarning.region.in_(list(regions))] if regions is not None else []
+
+
+def open_warnings(
+    *, session: Session, limit: int = 200, offset: int = 0, regions: Optional[Sequence[str]] = None,
+    case_id: Optional[str] = None,
+) -> List[CaseWarning]:
+    """Unacknowledged warnings (of `regions` when given), red first, most urgent first (the console's list)."""
+    where = [CaseWarning.acked_at.is_(None), *_in_regions(regions)]
+    if case_id:
+        where = [CaseWarning.case_id == case_id, *_in_regions(regions)]  # a case's page shows them all
     return list(session.execute(
-        select(CaseWarning).where(CaseWarning.acked_at.is_(None))
+        select(CaseWarning).where(*where)
         .order_by(CaseWarning.level.desc(), CaseWarning.stage_deadline, CaseWarning.id).limit(limit).offset(offset)
     ).scalars())
 
 
-def count_open(*, session: Session) -> Dict[str, int]:
+def count_open(*, session: Session, regions: Optional[Sequence[str]] = None) -> Dict[str, int]:
     """Unacknowledged warnings per level (the console's badge)."""
     rows = session.execute(
-        select(CaseWarning.level, func.count()).where(CaseWarning.acked_at.is_(None)).group_by(CaseWarning.level)
+        select(CaseWarning.level, func.count()).where(CaseWarning.acked_at.is_(None), *_in_regions(regions))
+        .group_by(CaseWarning.level)
     ).all()
     counts = {AMBER: 0, RED: 0}
     counts.update({level: int(n) for level, n in rows})

@@ -136,6 +136,7 @@ def test_the_queue_filters_sorts_and_pages(
     assert [r["case_id"] for r in _queue(client, process="jinhua-high")["cases"]] == [waiting]
     assert [r["case_id"] for r in _queue(client, stage="application")["cases"]] == [old, newer]
     assert _queue(client, region="金华", light="green")["total"] == 2
+    assert _queue(client, region="金华,湛江")["total"] == 5 and _queue(client, region="广州")["total"] == 0
     page = _queue(client, limit=2, offset=2)
     assert [r["case_id"] for r in page["cases"]] == ids[2:4] and page["total"] == 5
     line = everything["cases"][0]

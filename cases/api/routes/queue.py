@@ -23,7 +23,7 @@ router = APIRouter(prefix="/queue", tags=["staff"])
 
 @router.get("", summary="Open cases with their stage's time-limit light, least time left first")
 def read_queue(
-    region: Optional[str] = Query(None, max_length=32, description="Region name as in `process.region`, e.g. 湛江"),
+    region: Optional[str] = Query(None, max_length=200, description="`process.region` (湛江), or several with commas"),
     process: Optional[str] = Query(None, max_length=64, description="Process key, e.g. zhanjiang-low"),
     stage: Optional[str] = Query(None, max_length=64),
     light: Optional[str] = Query(None, max_length=32, description="green, amber, red, or several comma-separated"),
