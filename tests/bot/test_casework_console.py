@@ -1,6 +1,7 @@
 """The case console /staff/cases in real headless Chromium (Debian's, driven by Playwright):
 log in, see the queue with its lights, filter it, open a case and move it to its next stage
-with a note; the case API records the staff member. The gateway and the case API are the real
+with a note (the case API records the staff member), follow the link to the resident's open
+hand-off in /staff and back, see the reports' SVG charts. The gateway and the case API are the real
 apps, each served by uvicorn on a loopback port."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 
 from bot.app import build_app
+from bot.handoff import models as hm
 from bot.staff import auth
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from common.settings import Settings
@@ -74,6 +76,8 @@ def console(tmp_path: Any) -> Iterator[Console]:
     create_all(engine)
     with session_scope(make_session_factory(engine)) as session:
         auth.set_account("zhao", PASSWORD, "agent", session=session)
+        # The applicant (sender web-sender-1) is also waiting for a person.
+        session.add(hm.Handoff(id=1, sender_id="web-sender-1", channel="web", reason="asked", locale="zh_Hans"))
     engine.dispose()
     gateway = Served(build_app(settings))
     try:
@@ -122,6 +126,12 @@ def test_queue_lights_filter_and_a_transition_in_chromium(console: Console) -> N
             expect(page.locator("#history tr").last).to_contain_text("zhao")
             expect(page.locator("#history tr").last).to_contain_text("供电方案已答复")
             expect(page.locator('#next-stages button[data-stage="inspection_and_connection"]')).to_be_visible()
+
+            # The resident's open hand-off is linked both ways.
+            page.click("#case-links a.handoff-link")
+            expect(page.locator("#meta")).to_contain_text("H000001")
+            page.click(f'#cases a[href="/staff/cases/{console.zhanjiang}"]')
+            expect(page.locator("#case-title")).to_contain_text(console.zhanjiang)
 
             page.click('#nav a[data-view="reports"]')
             expect(page.locator("#chart-weeks svg rect").first).to_be_attached()
