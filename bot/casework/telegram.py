@@ -11,7 +11,7 @@ import html
 from telegram import Update
 
 from bot.casework.models import utcnow
-from bot.casework.warnings import ACK_PREFIX, acknowledge
+from bot.casework.warnings import ACK_PREFIX, acknowledge, chat_id
 from bot.telegram.context import Context, services
 from common.db import session_scope
 from common.i18n import t
@@ -24,7 +24,7 @@ async def ack_button(update: Update, context: Context) -> None:
     svc = services(context)
     settings, locale = svc.settings, svc.settings.default_locale
     chat = update.effective_chat
-    allowed = {settings.telegram_staff_chat_id, settings.telegram_supervisor_chat_id} - {""}
+    allowed = {chat_id(settings.telegram_staff_chat_id), chat_id(settings.telegram_supervisor_chat_id)} - {""}
     if chat is None or str(chat.id) not in allowed:
         await query.answer(t("casework.ack.not_here", locale), show_alert=True)
         return

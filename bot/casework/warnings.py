@@ -200,6 +200,12 @@ def _iso(value: Optional[dt.datetime]) -> Optional[str]:
     return aware.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def chat_id(value: Any) -> str:
+    """A configured chat id as text; "" when unset (the setting may be a str or an int, 0 = unset)."""
+    text = str(value or "").strip()
+    return "" if text in ("", "0") else text
+
+
 def case_url(base_url: str, case_id: str) -> str:
     return f"{base_url.rstrip('/')}/staff/cases/{case_id}"
 
@@ -271,7 +277,7 @@ class WarningJob:
         return RunResult(raised, digested, escalated)
 
     async def _digest(self, now: dt.datetime) -> int:
-        chat = self._settings.telegram_staff_chat_id
+        chat = chat_id(self._settings.telegram_staff_chat_id)
         if self._send is None or not chat:
             return 0
         token = uuid.uuid4().hex
@@ -287,7 +293,7 @@ class WarningJob:
         return len(claimed) if sent else 0
 
     async def _escalate(self, now: dt.datetime) -> int:
-        chat = self._settings.telegram_supervisor_chat_id or self._settings.telegram_staff_chat_id
+        chat = chat_id(self._settings.telegram_supervisor_chat_id) or chat_id(self._settings.telegram_staff_chat_id)
         if self._send is None or not chat:
             return 0
         after = dt.timedelta(seconds=self._settings.warning_escalate_after_s)
