@@ -30,7 +30,7 @@ from cases.webhooks import Dispatcher, RetryPolicy
 from cases.workdays import load_holiday_file
 from common.crypto import FieldCipher
 from common.db import make_engine, make_session_factory, session_scope
-from common.settings import Settings
+from common.settings import Settings, SettingsError
 from common.web import limit_body_size
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,13 @@ def build_app(
     registry: Optional[Registry] = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> FastAPI:
-    """The case API's ASGI app. `registry` and `clock` replace the defaults in tests."""
+    """The case API's ASGI app. `registry` and `clock` replace the defaults in tests.
+
+    A clock other than the system's is refused unless `APP_ENV=test`: deadlines, lights and
+    warnings must never run on a made-up time in production.
+    """
+    if clock is not utc_now and settings.app_env != "test":
+        raise SettingsError(f"the case API's clock can only be replaced when APP_ENV=test (not {settings.app_env})")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ order, pages, the clock waiting on the customer, who moved a case, and the start
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Callable, Dict
 
@@ -17,7 +18,7 @@ from cases.processes import ProcessFileError, load_catalog, parse_catalog
 from cases.timelimits import WorkCalendar, amber_count
 from cases.workdays import add_working_days, load_holiday_file
 from common.db import make_engine, make_session_factory, session_scope
-from common.settings import Settings
+from common.settings import Settings, SettingsError
 from tests.cases.conftest import CHEN, STAFF, WANG, Clock
 
 ROOT_HOLIDAYS = load_holiday_file(Settings().holidays_file)
@@ -196,3 +197,9 @@ def test_stage_limits_must_add_up_to_the_time_limit() -> None:
     assert parse_catalog(data).regions[0].processes[0].stage_limits == (5,)
     data["regions"][0]["processes"][0].pop("stage_limits")
     assert parse_catalog(data).regions[0].processes[0].stage_limits == (5,)
+
+
+def test_a_made_up_clock_is_refused_outside_tests(settings: Settings, clock: Clock) -> None:
+    with pytest.raises(SettingsError, match="APP_ENV=test"):
+        build_app(dataclasses.replace(settings, app_env="production"), clock=clock)
+    build_app(dataclasses.replace(settings, app_env="production"))  # the system clock is fine
