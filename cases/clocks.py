@@ -24,6 +24,8 @@ from cases.processes import Catalog, split_limit
 from cases.timelimits import AMBER, GREEN, RED, StageClock, stage_clock
 
 MAX_PAGE = 500
+MAX_DUE = 5000
+DUE_COLUMNS = ("case_id", "stage", "light", "region", "process", "stage_deadline", "working_days_left")
 
 
 class CaseClock(Base):
@@ -190,3 +192,28 @@ def case_clock(case_row: Case, *, session: Session, ctx: CaseContext) -> Optiona
     """The `clock` object of an open case's JSON (None once completed)."""
     row = session.get(CaseClock, case_row.id)
     return clock_of(row, ctx=ctx).as_dict() if row is not None else None
+
+
+def due(*, session: Session, ctx: CaseContext, after: int = 0, limit: int = MAX_DUE) -> Dict[str, Any]:
+    """Running clocks at amber or red, in case order from `after` (keyset pages for the warning job).
+
+    Columns only, no ORM objects: the warning job reads every such case each run.
+    """
+    today = ctx.today_in_china()
+    light = light_expression(today).label("light")
+    rows = session.execute(
+        select(CaseClock.case_pk, CaseClock.case_id, CaseClock.stage, light, CaseClock.region,
+               CaseClock.process_key, CaseClock.stage_deadline, CaseClock.started_on, CaseClock.time_limit)
+        .where(CaseClock.running.is_(True), CaseClock.amber_on <= today, CaseClock.case_pk > after)
+        .order_by(CaseClock.case_pk).limit(min(max(limit, 1), MAX_DUE))
+    ).all()
+    calendar = ctx.calendar
+    cases = [
+        [case_id, stage, level, region, process, deadline.isoformat(),
+         limit_ - max(0, calendar.between(started, today))]
+        for _pk, case_id, stage, level, region, process, deadline, started, limit_ in rows
+    ]
+    names = {stage: dict(ctx.catalog.stages[stage].names) for stage in {r[2] for r in rows}
+             if stage in ctx.catalog.stages}
+    return {"columns": list(DUE_COLUMNS), "cases": cases, "stage_names": names,
+            "next_after": rows[-1][0] if rows else after, "today": today.isoformat()}

@@ -120,6 +120,11 @@ class CaseClient:
                                     retries=1)
         return self._json(response)
 
+    async def due(self, after: int = 0, limit: int = 5000) -> Dict[str, Any]:
+        """Open cases at amber or red, `GET /queue/due` (keyset pages: pass `next_after`)."""
+        response = await self._call("GET", "/queue/due", params={"after": after, "limit": limit}, retries=1)
+        return self._json(response)
+
     async def move(
         self, case_id: str, to_stage: str, note: Optional[str] = None, actor: Optional[str] = None
     ) -> Dict[str, Any]:

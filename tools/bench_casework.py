@@ -9,7 +9,8 @@ computes them; then the real case API process serves it (`python -m cases.main`)
   finds nothing new (the steady state every `WARNINGS_POLL_S`); target ≤ 2 s per run on 2 cores.
   The digest is rendered and handed to a sender that drops it (Telegram is measured elsewhere).
 - **Case queue**: `GET /queue` with `queries` requests, one after another, mixing filters
-  (region, process, light, stage) and pages of 50; p50/p95/max (target p95 ≤ 300 ms).
+  (region, process, light, stage) and pages of 50; p50/p95/max (target p95 ≤ 300 ms); and the
+  console's `GET /staff/api/cases` through the real gateway app with a logged-in session.
 
 `python -m tools.bench_casework [--cases N]` runs it alone; tools/bench.py calls `run()`.
 """
@@ -155,6 +156,52 @@ def time_queue(case_api_url: str, queries: int, seed: int = 11) -> Dict[str, Any
             "queries": queries, "lights": lights}
 
 
+def time_console_queue(case_api_url: str, var: Path, queries: int, seed: int = 13) -> Dict[str, Any]:
+    """`GET /staff/api/cases` through the real gateway (served by uvicorn in a thread), logged in."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from bot.app import build_app
+    from bot.staff import auth
+
+    settings = Settings(app_env="development", var_dir=var, database_url=f"sqlite:///{var / 'console.db'}",
+                        case_api_url=case_api_url, rasa_url="http://127.0.0.1:9", notifier_poll_s=30.0,
+                        warnings_poll_s=3600.0)
+    engine = make_engine(settings.database_url)
+    create_all(engine)
+    password = "bench-password-123"
+    with session_scope(make_session_factory(engine)) as session:
+        auth.set_account("bench", password, "supervisor", session=session)
+    engine.dispose()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    rng = random.Random(seed)
+    filters = [{}, {"light": "red"}, {"light": "amber"}, {"region": "湛江"}, {"region": "金华", "light": "red"}]
+    timings: List[float] = []
+    try:
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with httpx.Client(base_url=base, timeout=30.0) as client:
+            client.post("/staff/api/login", json={"username": "bench", "password": password}).raise_for_status()
+            client.get("/staff/api/cases").raise_for_status()
+            for _ in range(queries):
+                params = {**rng.choice(filters), "limit": 50, "offset": 50 * rng.randrange(5)}
+                started = time.perf_counter()
+                client.get("/staff/api/cases", params=params).raise_for_status()
+                timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    return {"p50_ms": statistics.median(timings), "p95_ms": percentile(timings, 0.95), "max_ms": max(timings),
+            "queries": queries}
+
+
 def run(cases: int = 10_000, queries: int = 200) -> Dict[str, Any]:
     """Fills a case database, serves it with the real case API and measures both figures."""
     with tempfile.TemporaryDirectory(prefix="bench-casework-") as tmp:
@@ -169,10 +216,11 @@ def run(cases: int = 10_000, queries: int = 200) -> Dict[str, Any]:
         stack.start_service("cases")
         try:
             queue = time_queue(stack.case_api_url, queries)
+            console = time_console_queue(stack.case_api_url, var, queries)
             job = asyncio.run(time_warning_job(stack.case_api_url, f"sqlite:///{var / 'app.db'}"))
         finally:
             stack.stop()
-    return {"cases": cases, "fill_s": filled_s, "queue": queue, "warning_job": job}
+    return {"cases": cases, "fill_s": filled_s, "queue": queue, "console": console, "warning_job": job}
 
 
 def print_report(figures: Dict[str, Any]) -> None:
@@ -180,6 +228,9 @@ def print_report(figures: Dict[str, Any]) -> None:
     print(f"\nstaff case work, {figures['cases']} open cases (lights {queue['lights']}):")
     print(f"  case queue GET /queue, {queue['queries']} requests: p50 {queue['p50_ms']:.0f} ms   "
           f"p95 {queue['p95_ms']:.0f} ms   max {queue['max_ms']:.0f} ms   (target p95 <= 300 ms)")
+    console = figures["console"]
+    print(f"  console GET /staff/api/cases (gateway, logged in), {console['queries']} requests: "
+          f"p50 {console['p50_ms']:.0f} ms   p95 {console['p95_ms']:.0f} ms   max {console['max_ms']:.0f} ms")
     for index, run_ in enumerate(job["runs"], start=1):
         print(f"  warning job run {index}: {run_['seconds']:.2f} s, {run_['raised']} raised, "
               f"{run_['digested']} in the digest   (target <= 2 s)")

@@ -37,7 +37,7 @@ from common.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PAGE = 500
+DUE_PAGE = 5000
 MAX_PAGES = 200
 CHUNK = 400
 DIGEST_LINES = 30
@@ -255,14 +255,21 @@ class WarningJob:
         self._locale = settings.default_locale
 
     async def fetch_due(self) -> List[Dict[str, Any]]:
-        """Every open case whose stage is amber or red, page by page."""
+        """Every open case whose stage is amber or red, in keyset pages of `GET /queue/due`."""
         items: List[Dict[str, Any]] = []
-        for page in range(MAX_PAGES):
-            answer = await self._cases.queue(light="amber,red", limit=PAGE, offset=page * PAGE)
-            rows = list(answer.get("cases") or [])
-            items.extend(rows)
-            if len(rows) < PAGE or len(items) >= int(answer.get("total") or 0):
+        after = 0
+        for _page in range(MAX_PAGES):
+            answer = await self._cases.due(after=after, limit=DUE_PAGE)
+            columns = answer.get("columns") or []
+            names = answer.get("stage_names") or {}
+            rows = answer.get("cases") or []
+            for row in rows:
+                item = dict(zip(columns, row, strict=False))
+                item["clock"], item["stage_names"] = "running", names.get(item.get("stage"), {})
+                items.append(item)
+            if len(rows) < DUE_PAGE:
                 break
+            after = int(answer.get("next_after") or after)
         return items
 
     async def run_once(self) -> RunResult:

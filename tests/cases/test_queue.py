@@ -145,6 +145,15 @@ def test_the_queue_filters_sorts_and_pages(
                          "process"}
     assert line["deadline"] == "2026-12-04" and line["region"] == "湛江" and line["process"] == "zhanjiang-low"
     assert "applicant" not in line
+    due = client.get("/queue/due", headers=STAFF).json()
+    assert due["columns"] == ["case_id", "stage", "light", "region", "process", "stage_deadline", "working_days_left"]
+    assert due["cases"] == [[old, "application", "red", "湛江", "zhanjiang-low", "2026-12-04", -1],
+                            [amber, "acceptance", "amber", "金华", "jinhua-resident", "2026-12-08", 1]]
+    assert due["stage_names"]["acceptance"]["zh_Hans"] == "申请受理"
+    first = client.get("/queue/due", params={"limit": 1}, headers=STAFF).json()
+    rest = client.get("/queue/due", params={"after": first["next_after"]}, headers=STAFF).json()
+    assert [r[0] for r in first["cases"] + rest["cases"]] == [old, amber]
+    assert client.get("/queue/due").status_code == 401
     assert client.get("/queue", params={"light": "blue"}, headers=STAFF).status_code == 422
     assert client.get("/queue", params={"limit": 0}, headers=STAFF).status_code == 422
     assert client.get("/queue").status_code == 401

@@ -43,3 +43,15 @@ def read_queue(
     # JSONResponse directly: FastAPI's jsonable_encoder would walk 500 plain dicts again.
     return JSONResponse({"cases": rows, "total": total, "today": ctx.today_in_china().isoformat(), "limit": limit,
                          "offset": offset})
+
+
+@router.get("/due", summary="Open cases at amber or red, in case order (keyset pages, for the warning job)")
+def read_due(
+    after: int = Query(0, ge=0, description="Cursor: `next_after` of the previous page"),
+    limit: int = Query(clocks.MAX_DUE, ge=1, le=clocks.MAX_DUE),
+    _key: None = Depends(require_key),
+    session: Session = Depends(get_session),
+    ctx: CaseContext = Depends(get_context),
+) -> JSONResponse:
+    """`{"columns", "cases": [[...]], "stage_names": {stage: names}, "next_after", "today"}`."""
+    return JSONResponse(clocks.due(session=session, ctx=ctx, after=after, limit=limit))
