@@ -50,6 +50,9 @@ class CaseWarning(Base):
     escalation_token = Column(String(32), nullable=True)
     escalation_claimed_at = Column(DateTime(timezone=True), nullable=True)
     escalated_at = Column(DateTime(timezone=True), nullable=True)
+    # Set when the case left the stage (moved on, completed) or an amber warning turned red:
+    # the warning leaves the console's list and is never escalated.
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
 
 
 class FallbackQuestion(Base):

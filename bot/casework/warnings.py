@@ -9,7 +9,9 @@ supergroup (`TELEGRAM_STAFF_CHAT_ID`) as one digest message, the digest claimed 
 by one runner (a crashed runner's claim expires). Each line links to the case's console page
 and has an acknowledge button (`warn:ack:<id>`). Red warnings nobody acknowledged within
 `WARNING_ESCALATE_AFTER_S` are repeated once to the supervisors
-(`TELEGRAM_SUPERVISOR_CHAT_ID`, else the staff group), claimed the same way.
+(`TELEGRAM_SUPERVISOR_CHAT_ID`, else the staff group), claimed the same way. A warning whose
+case has left the stage (or whose amber turned red) is resolved: it leaves the console's list
+and is never escalated.
 
 Telegram allows about 20 messages a minute per group: a run sends at most one digest and one
 escalation, each listing at most `DIGEST_LINES` warnings and counting the rest (the console
@@ -103,6 +105,24 @@ def raise_warnings(items: Iterable[Dict[str, Any]], now: dt.datetime, *, session
     return added
 
 
+def resolve_gone(items: Iterable[Dict[str, Any]], now: dt.datetime, *, session: Session) -> int:
+    """Resolves open warnings whose case is no longer at that stage and level (moved, completed,
+    or amber turned red), given every amber and red clock of this run; returns how many."""
+    current = {(str(i["case_id"]), str(i["stage"]), i.get("light")) for i in items}
+    stale = [
+        warning_id
+        for warning_id, case_id, stage, level in session.execute(
+            select(CaseWarning.id, CaseWarning.case_id, CaseWarning.stage, CaseWarning.level)
+            .where(CaseWarning.acked_at.is_(None), CaseWarning.resolved_at.is_(None))
+        )
+        if (case_id, stage, level) not in current
+    ]
+    for start in range(0, len(stale), CHUNK):
+        session.execute(update(CaseWarning).where(CaseWarning.id.in_(stale[start : start + CHUNK]))
+                        .values(resolved_at=now).execution_options(synchronize_session=False))
+    return len(stale)
+
+
 def claim_digest(token: str, now: dt.datetime, *, session: Session) -> List[CaseWarning]:
     """Claims every warning not yet in a digest (or claimed by a runner that died)."""
     session.execute(
@@ -127,6 +147,7 @@ def claim_escalations(token: str, now: dt.datetime, after: dt.timedelta, *, sess
     session.execute(
         update(CaseWarning)
         .where(CaseWarning.level == RED, CaseWarning.acked_at.is_(None), CaseWarning.escalated_at.is_(None),
+               CaseWarning.resolved_at.is_(None),
                CaseWarning.raised_at <= now - after,
                or_(CaseWarning.escalation_token.is_(None), CaseWarning.escalation_claimed_at < now - CLAIM_EXPIRES))
         .values(escalation_token=token, escalation_claimed_at=now)
@@ -163,7 +184,7 @@ def open_warnings(
     case_id: Optional[str] = None,
 ) -> List[CaseWarning]:
     """Unacknowledged warnings (of `regions` when given), red first, most urgent first (the console's list)."""
-    where = [CaseWarning.acked_at.is_(None), *_in_regions(regions)]
+    where = [CaseWarning.acked_at.is_(None), CaseWarning.resolved_at.is_(None), *_in_regions(regions)]
     if case_id:
         where = [CaseWarning.case_id == case_id, *_in_regions(regions)]  # a case's page shows them all
     return list(session.execute(
@@ -175,7 +196,8 @@ def open_warnings(
 def count_open(*, session: Session, regions: Optional[Sequence[str]] = None) -> Dict[str, int]:
     """Unacknowledged warnings per level (the console's badge)."""
     rows = session.execute(
-        select(CaseWarning.level, func.count()).where(CaseWarning.acked_at.is_(None), *_in_regions(regions))
+        select(CaseWarning.level, func.count())
+        .where(CaseWarning.acked_at.is_(None), CaseWarning.resolved_at.is_(None), *_in_regions(regions))
         .group_by(CaseWarning.level)
     ).all()
     counts = {AMBER: 0, RED: 0}
@@ -189,7 +211,7 @@ def warning_json(warning: CaseWarning) -> Dict[str, Any]:
         "region": warning.region, "process": warning.process, "stage_names": warning.stage_names,
         "stage_deadline": warning.stage_deadline.isoformat() if warning.stage_deadline else None,
         "raised_at": _iso(warning.raised_at), "acked_at": _iso(warning.acked_at), "acked_by": warning.acked_by,
-        "escalated_at": _iso(warning.escalated_at),
+        "escalated_at": _iso(warning.escalated_at), "resolved_at": _iso(warning.resolved_at),
     }
 
 
@@ -277,6 +299,7 @@ class WarningJob:
         items = await self.fetch_due()
         with session_scope(self._sessions) as session:
             raised = raise_warnings(items, now, session=session)
+            resolve_gone(items, now, session=session)
         if raised:
             logger.info("time-limit warnings raised: %d", raised)
         digested = await self._digest(now)

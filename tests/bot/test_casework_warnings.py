@@ -26,6 +26,7 @@ from bot.casework.warnings import (
     DIGEST_LINES,
     WarningJob,
     _insert_ignore,
+    count_open,
     render_digest,
     telegram_sender,
     warning_rows,
@@ -244,6 +245,30 @@ async def test_acknowledged_in_the_staff_group_and_red_escalated_when_nobody_doe
     assert ignored_case in escalations[0]["text"] and acked_case not in escalations[0]["text"]
     clock.advance(hours=5)
     assert (await gateway.job.run_once()).escalated == 0  # repeated once, not every run
+
+
+async def test_a_case_that_moves_on_resolves_its_warnings_and_is_not_escalated(
+    gateway: Gateway, case_api: CaseApi, clock: Clock, emulator: BotApiEmulator
+) -> None:
+    started = time.time()
+    case_id = case_api.create(CHEN)
+    clock.now = _at("2026-12-03")
+    assert (await gateway.job.run_once()).raised == 1  # amber
+    clock.now = _at("2026-12-07")
+    assert (await gateway.job.run_once()).raised == 1  # red; the amber one is resolved
+    amber, red = gateway.rows()
+    assert amber.resolved_at is not None and red.resolved_at is None
+    moved = httpx.post(f"{case_api.url}/cases/{case_id}/transitions", json={"to_stage": "survey_and_connection"},
+                       headers=STAFF)
+    assert moved.status_code == 200
+    clock.advance(hours=2)
+    result = await gateway.job.run_once()
+    assert (result.raised, result.escalated) == (0, 0)
+    assert all(w.resolved_at is not None for w in gateway.rows())
+    sessions = make_session_factory(make_engine(gateway.settings.database_url))
+    with session_scope(sessions) as session:
+        assert count_open(session=session) == {"amber": 0, "red": 0}
+    assert _digests(emulator, SUPERVISORS, started) == []
 
 
 async def test_a_failed_send_is_retried_on_the_next_run(
