@@ -21,8 +21,8 @@ from actions.constants import (
     SLOT_PENDING_TOPIC,
     STATUS_PAYLOAD,
 )
-from actions.context import knowledge, locale_of, text_of
-from actions.faq import GATE, answer_entry, answer_question, region_for_turn
+from actions.context import gate, knowledge, locale_of, text_of
+from actions.faq import answer_entry, answer_question, region_for_turn
 from actions.meta import with_meta
 from common.i18n import t
 from knowledge.retrieval import rescue
@@ -88,7 +88,7 @@ class ActionOutOfScope(Action):
     ) -> List[Dict[str, Any]]:
         locale = locale_of(tracker)
         kb = knowledge()
-        saved = rescue(kb.index.scores(text_of(tracker)), GATE)
+        saved = rescue(kb.index.scores(text_of(tracker)), gate())
         if saved is not None:
             region, events = region_for_turn(kb, tracker)
             return events + answer_entry(dispatcher, kb, kb.by_id[saved], region, locale)

@@ -1,43 +1,42 @@
-"""What every action needs to know about the turn: the locale, the knowledge base, the text."""
+"""What every action needs to know about the turn: the locale, the knowledge base, the text.
+
+The process's services (settings, knowledge base, FAQ gate, cipher, sessions, case API
+client) are one object built at the server's start (`actions/services.py`); the accessors
+here read it.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Dict, List, Optional
 
-import httpx
 from rasa_sdk import Tracker
 from sqlalchemy.orm import sessionmaker
 
+from actions.services import current
 from common.case_client import CaseClient
 from common.crypto import DecryptionError, FieldCipher
-from common.db import create_all, make_engine, make_session_factory
 from common.scripts import ZH_HANS, normalize_locale
 from common.settings import Settings
+from knowledge.retrieval import Gate
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
-_lock = threading.Lock()
-_knowledge: Optional[KnowledgeBase] = None
 
 
 def install_knowledge(kb: KnowledgeBase) -> None:
-    """Makes `kb` the knowledge base of this process (called at server start-up and by tests)."""
-    global _knowledge
-    _knowledge = kb
+    """Makes `kb` the knowledge base of this process (tests; the server builds its services with it)."""
+    current().knowledge = kb
 
 
 def knowledge() -> KnowledgeBase:
     """The process's knowledge base; loaded on first use if start-up did not load it."""
-    global _knowledge
-    if _knowledge is None:
-        with _lock:
-            if _knowledge is None:
-                settings = Settings.from_env()
-                logger.warning("knowledge base was not loaded at start-up; loading now")
-                _knowledge = KnowledgeBase.load(settings.knowledge_dir, settings.database_url)
-    return _knowledge
+    return current().knowledge
+
+
+def gate() -> Gate:
+    """The FAQ gate's thresholds, from the settings (`Gate.from_settings`)."""
+    return current().gate
 
 
 def locale_of(tracker: Tracker) -> str:
@@ -63,24 +62,14 @@ def entity_value(tracker: Tracker, entity: str) -> Optional[str]:
 
 # --- Settings, personal-data sealing and the case API, one of each per process ---
 
-_settings: Optional[Settings] = None
-_cipher: Optional[FieldCipher] = None
-_case_client: Optional[CaseClient] = None
-
 
 def settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env()
-    return _settings
+    return current().settings
 
 
 def cipher() -> FieldCipher:
     """Encrypts ID numbers and phones held in slots, so the tracker store never has them plain."""
-    global _cipher
-    if _cipher is None:
-        _cipher = FieldCipher(settings().secret("DATA_ENCRYPTION_KEY"))
-    return _cipher
+    return current().cipher
 
 
 def seal(value: Optional[str]) -> Optional[str]:
@@ -100,18 +89,12 @@ def unseal(token: Optional[str]) -> Optional[str]:
 
 def case_client() -> CaseClient:
     """The process's case API client (created on first use, inside the server's event loop)."""
-    global _case_client
-    if _case_client is None:
-        s = settings()
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
-        _case_client = CaseClient(s.case_api_url, s.secret("CASE_API_KEY"), http, s.case_api_timeout_s)
-    return _case_client
+    return current().case_client
 
 
 def install_case_client(client: CaseClient) -> None:
     """Replaces the case API client (tests)."""
-    global _case_client
-    _case_client = client
+    current().case_client = client
 
 
 def raw_text_of(tracker: Tracker) -> str:
@@ -132,14 +115,6 @@ def intent_of(tracker: Tracker) -> tuple[Optional[str], float]:
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
-_sessions: Optional[sessionmaker] = None
-
-
 def sessions() -> sessionmaker:
     """Sessions of the application database (queued applications, the outbox)."""
-    global _sessions
-    if _sessions is None:
-        engine = make_engine(settings().database_url)
-        create_all(engine)
-        _sessions = make_session_factory(engine)
-    return _sessions
+    return current().sessions

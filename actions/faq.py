@@ -22,17 +22,15 @@ from actions.constants import (
     SLOT_PENDING_TOPIC,
     SLOT_REGION,
 )
-from actions.context import entity_value, intent_ranking, knowledge, locale_of, text_of
+from actions.context import entity_value, gate, intent_ranking, knowledge, locale_of, text_of
 from actions.meta import with_meta
 from common.i18n import t
-from common.settings import Settings
 from knowledge.regions import Region, resolve
-from knowledge.retrieval import ANSWER, SUGGEST, Decision, Gate, blend, decide
+from knowledge.retrieval import ANSWER, SUGGEST, Decision, blend, decide
 from knowledge.schema import Entry
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
-GATE = Gate.from_settings(Settings.from_env())
 
 
 def region_for_turn(
@@ -122,8 +120,8 @@ def faq_decision(kb: KnowledgeBase, tracker: Tracker, among_faq_only: bool = Fal
     total = sum(diet.values())
     if among_faq_only and total > 0:
         diet = {entry_id: confidence / total for entry_id, confidence in diet.items()}
-    candidates = blend(diet, kb.index.scores(text_of(tracker)), GATE)
-    decision = decide(candidates, GATE)
+    candidates = blend(diet, kb.index.scores(text_of(tracker)), gate())
+    decision = decide(candidates, gate())
     logger.info("faq decision %s %s", decision.kind, [(c.entry_id, round(c.score, 3)) for c in candidates[:3]])
     return decision
 

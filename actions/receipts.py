@@ -11,21 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Dict, List, Optional
 
+from common.case_presentation import deadline_text, stage_name, stage_names  # noqa: F401  (shared)
 from common.i18n import format_day, format_number, t
 from common.links import qr_url
-from common.scripts import ZH_HANS
 from common.settings import Settings
 
 Message = Dict[str, Any]
-
-
-def stage_name(stage: Dict[str, Any], locale: str) -> str:
-    names = stage.get("names") or {}
-    return str(names.get(locale) or names.get(ZH_HANS) or stage.get("key", ""))
-
-
-def stage_names(case: Dict[str, Any], locale: str) -> Dict[str, str]:
-    return {str(s.get("key")): stage_name(s, locale) for s in case.get("stages") or []}
 
 
 def stages_line(stages: List[Dict[str, Any]], locale: str, current: Optional[str] = None) -> str:
@@ -35,17 +26,6 @@ def stages_line(stages: List[Dict[str, Any]], locale: str, current: Optional[str
         name = stage_name(stage, locale)
         parts.append(t("case.current_mark", locale, stage=name) if stage.get("key") == current else name)
     return " → ".join(parts)
-
-
-def deadline_text(case: Dict[str, Any], locale: str) -> str:
-    """The deadline as a full date with its weekday, and a note when it is an estimate."""
-    raw = case.get("deadline")
-    if not raw:
-        return "-"
-    text = format_day(dt.date.fromisoformat(str(raw)), locale, "full")
-    if case.get("deadline_basis") == "weekdays_and_holiday_file":
-        text += t("case.deadline_estimated", locale)
-    return text
 
 
 def _day(value: Any, locale: str) -> str:

@@ -15,7 +15,8 @@ import logging
 from rasa_sdk.endpoint import create_app
 from sanic import response
 
-from actions.context import case_client, cipher, install_knowledge, sessions
+from actions.context import case_client, cipher, sessions
+from actions.services import ActionServices, install
 from actions.submissions import run_worker
 from common.logs import configure_logging
 from common.settings import Settings
@@ -25,11 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings):  # type: ignore[no-untyped-def]
-    """The Sanic app of rasa_sdk, plus /healthz and the knowledge start-up hook."""
+    """The Sanic app of rasa_sdk, plus /healthz and the start-up hook that builds the services."""
     app = create_app("actions", cors_origins=None)
 
-    async def load_knowledge(_app, _loop) -> None:  # type: ignore[no-untyped-def]
-        install_knowledge(KnowledgeBase.load(settings.knowledge_dir, settings.database_url))
+    async def build_services(_app, _loop) -> None:  # type: ignore[no-untyped-def]
+        # One services object (settings, knowledge base, FAQ gate, cipher, sessions, case API).
+        install(ActionServices.build(settings, KnowledgeBase.load(settings.knowledge_dir, settings.database_url)))
 
     async def start_submission_worker(app_, _loop) -> None:  # type: ignore[no-untyped-def]
         # Applications queued while the case API was down are delivered from here.
@@ -42,7 +44,7 @@ def build_app(settings: Settings):  # type: ignore[no-untyped-def]
     async def stop_submission_worker(app_, _loop) -> None:  # type: ignore[no-untyped-def]
         app_.ctx.stop_worker.set()
 
-    app.register_listener(load_knowledge, "before_server_start")
+    app.register_listener(build_services, "before_server_start")
     app.register_listener(start_submission_worker, "after_server_start")
     app.register_listener(stop_submission_worker, "before_server_stop")
 

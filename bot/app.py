@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -56,6 +58,8 @@ def build_app(settings: Settings) -> FastAPI:
             app.state.chat = ChatService(settings, app.state.rasa, app.state.sessions, app.state.handoffs)
             async with background(app, settings, http):  # notifier, Telegram bot
                 yield
+                with contextlib.suppress(asyncio.TimeoutError):  # hand-off hooks still running
+                    await asyncio.wait_for(app.state.handoffs.idle(), 5.0)
         engine.dispose()
 
     app = FastAPI(

@@ -34,9 +34,10 @@ from bot import subscriptions as subs
 from bot.casework.activity import acted_since
 from common import outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
+from common.case_presentation import deadline_day, stage_name_of
 from common.chat_contract import STATUS_PAYLOAD
 from common.db import session_scope
-from common.i18n import format_day, t
+from common.i18n import t
 from common.scripts import ZH_HANS
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,8 @@ def _parse_day(value: Optional[str]) -> Optional[dt.date]:
 
 
 def stage_name(stages: Stages, key: Optional[str], locale: str) -> str:
-    """A stage's name in `locale` (the key itself when the catalog lacks it)."""
-    for stage in stages:
-        if stage.get("key") == key:
-            names = stage.get("names") or {}
-            return str(names.get(locale) or names.get(ZH_HANS) or key)
-    return str(key or "")
+    """A stage's name in `locale` (common/case_presentation.py, as everywhere a case is shown)."""
+    return stage_name_of(stages, key, locale)
 
 
 def next_stage(stages: Stages, key: Optional[str]) -> Optional[str]:
@@ -111,7 +108,7 @@ def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional
                 lines.append(t("notify.next", locale, stage=stage_name(stages, following, locale)))
             deadline = _parse_day(event.get("deadline"))
             if deadline:
-                lines.append(t("notify.deadline", locale, deadline=format_day(deadline, locale, "full")))
+                lines.append(t("notify.deadline", locale, deadline=deadline_day(deadline, locale)))
             if event.get("waits_on") == "customer":
                 lines.append(t("notify.waits_on_customer", locale))
         if event.get("note"):
@@ -130,7 +127,7 @@ def render_event(event: Dict[str, Any], stages: Stages, locale: str) -> Optional
 def render_reminder(case: subs.FollowedCase, stages: Stages, locale: str) -> Dict[str, Any]:
     lines = [t("notify.reminder", locale, case_id=case.case_id, stage=stage_name(stages, case.stage, locale))]
     if case.deadline:
-        lines.append(t("notify.deadline", locale, deadline=format_day(case.deadline, locale, "full")))
+        lines.append(t("notify.deadline", locale, deadline=deadline_day(case.deadline, locale)))
     return {"text": "\n".join(lines), "buttons": status_button(locale)}
 
 

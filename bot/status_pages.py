@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from common.case_client import CaseApiUnavailable
+from common.case_presentation import deadline_day, stage_name
 from common.i18n import format_day, t
 from common.links import check_link_signature, status_url
 from common.scripts import ZH_HANS, normalize_locale
@@ -55,11 +56,6 @@ async def read_case_qr(
     return Response(qr_png(link), media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
-def stage_name(stage: Dict[str, Any], locale: str) -> str:
-    names = stage.get("names") or {}
-    return str(names.get(locale) or names.get(ZH_HANS) or stage.get("key", ""))
-
-
 def render_status(case: Dict[str, Any], locale: str) -> str:
     """The status page's HTML; every value escaped."""
     esc = html.escape
@@ -79,7 +75,7 @@ def render_status(case: Dict[str, Any], locale: str) -> str:
             day = str(entry.get("at"))
         history.append(f"<li>{esc(day)} · {esc(names.get(entry.get('stage'), str(entry.get('stage'))))}</li>")
     deadline = case.get("deadline")
-    deadline_text = format_day(dt.date.fromisoformat(deadline), locale, "full") if deadline else "-"
+    deadline_text = deadline_day(dt.date.fromisoformat(deadline), locale) if deadline else "-"
     title = t("status.page_title", locale)
     return f"""<!doctype html>
 <html lang="{esc(locale.replace('_', '-'))}"><head><meta charset="utf-8">

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from bot.handoff import models as m
 from bot.handoff.hours import CHINA, StaffHours
-from bot.handoff.service import HandoffService, comment_buttons
+from bot.handoff.service import HandoffService, HistoryItem, HistoryProvider, comment_buttons
 from bot.handoff.triage import COMPLAINT, EMERGENCY, OUTAGE, REQUEST, triage
 from bot.rasa_client import RasaClient
 from common.chat_contract import (
@@ -96,29 +96,33 @@ class HandoffGate:
             return rated
         if found is not None and found.kind in (REQUEST, OUTAGE):
             intro = [t("handoff.outage", locale)] if found.kind == OUTAGE else []
-            return await self._open(sender_id, channel, locale, found.reason, found.priority, intro=intro)
+            return await self._open(sender_id, channel, locale, found.reason, found.priority, intro=intro, said=text)
         return None
 
     async def _emergency(
         self, sender_id: str, text: str, channel: str, locale: str, open_handoff: Optional[m.Handoff]
     ) -> GateReply:
-        history = await self._history(sender_id) if open_handoff is None else []
-        handoff = await self._service.request(
-            sender_id, channel, locale, "emergency", "urgent", emergency=True, history=history
-        )
-        await self._service.resident_message(sender_id, text)
+        if open_handoff is None:  # the words that raised it are the transcript's last line
+            handoff = await self._service.request(
+                sender_id, channel, locale, "emergency", "urgent", emergency=True,
+                history=self._history_with(sender_id, text),
+            )
+        else:  # an open hand-off becomes urgent and jumps the queue
+            handoff = await self._service.request(sender_id, channel, locale, "emergency", "urgent", emergency=True)
+            await self._service.resident_message(sender_id, text)
         logger.warning("emergency hand-off %s for sender %s", handoff.ticket, sender_id)
         return GateReply([_msg(t("handoff.emergency", locale, ticket=handoff.ticket))], handoff=True)
 
     async def _open(
         self, sender_id: str, channel: str, locale: str, reason: str, priority: str,
-        intro: Optional[List[str]] = None, lead: bool = False,
+        intro: Optional[List[str]] = None, lead: bool = False, said: str = "",
     ) -> GateReply:
+        """Opens the hand-off; `said` is the resident's message that asked (it never reached Rasa)."""
         now = dt.datetime.now(dt.timezone.utc)
         deferred = lead or not self._hours.is_open(now)
         handoff = await self._service.request(
             sender_id, channel, locale, reason, priority, lead=lead, deferred=deferred,
-            history=await self._history(sender_id),
+            history=self._history_with(sender_id, said),
         )
         self._fallbacks.pop(sender_id, None)
         lines = list(intro or [])
@@ -206,19 +210,37 @@ class HandoffGate:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _history(self, sender_id: str) -> List[Tuple[str, str]]:
-        """The conversation so far from Rasa's tracker, as (role, text), for the staff transcript."""
+    def _history_with(self, sender_id: str, said: str) -> HistoryProvider:
+        """A provider of the transcript's history: the conversation in Rasa, then `said` (the
+        words that asked, which never reached Rasa). Fetched in the background, so a busy Rasa
+        does not delay the hand-off."""
+        when = dt.datetime.now(dt.timezone.utc)
+
+        async def provide() -> List[HistoryItem]:
+            items = await self._history(sender_id)
+            if said and not said.startswith("/"):
+                items.append((m.ROLE_RESIDENT, said, when))
+            return items
+
+        return provide
+
+    async def _history(self, sender_id: str) -> List[HistoryItem]:
+        """The conversation so far from Rasa's tracker, as (role, text, when), for the staff transcript."""
         if self._rasa is None:
             return []
-        history: List[Tuple[str, str]] = []
+        history: List[HistoryItem] = []
         for event in (await self._rasa.events(sender_id))[-HISTORY_EVENTS:]:
             kind = event.get("event")
+            try:
+                when: Optional[dt.datetime] = dt.datetime.fromtimestamp(float(event["timestamp"]), dt.timezone.utc)
+            except (KeyError, TypeError, ValueError):
+                when = None
             if kind == "user":
                 typed = (event.get("metadata") or {}).get("text") or event.get("text") or ""
                 if typed and not str(typed).startswith("/"):
-                    history.append((m.ROLE_RESIDENT, str(typed)))
+                    history.append((m.ROLE_RESIDENT, str(typed), when))
             elif kind == "bot" and event.get("text"):
-                history.append((m.ROLE_BOT, str(event["text"])))
+                history.append((m.ROLE_BOT, str(event["text"]), when))
         return history
 
     @staticmethod

@@ -7,7 +7,8 @@ Interface (a contract between branches; keep its shape):
 
 - `await request(sender_id, channel, locale, reason, priority, emergency=False, lead=False,
   deferred=False, history=()) -> Handoff`: opens a hand-off, or returns the conversation's
-  open one (one open hand-off per conversation; an emergency raises its urgency).
+  open one (one open hand-off per conversation; an emergency raises its urgency); `history`
+  (earlier messages, or an async provider of them) goes into the transcript.
 - `await is_active(sender_id) -> bool`: staff own the conversation (claimed, or waiting and
   not deferred): the gateway routes the resident's text here instead of to Rasa.
 - `await resident_message(sender_id, text) -> Handoff | None`: adds to the transcript.
@@ -25,8 +26,10 @@ Interface (a contract between branches; keep its shape):
 - `await queue() -> list[Handoff]`: waiting hand-offs, emergencies first, then priority, then
   the earliest deadline among the resident's open cases, then waiting time.
 - `await get(handoff_id)`, `await transcript(handoff_id)`, `await position(handoff)`.
-- `add_listener(obj)`: `obj` implements some of `HandoffListener` (async hooks called after the
-  change is committed; a failing listener is logged and never undoes the change).
+- `add_listener(obj)`: `obj` implements some of `HandoffListener`: async hooks run after the
+  change is committed, in the background, one conversation's hooks in order (`on_opened`
+  before that hand-off's other hooks); a failing listener is logged and never undoes the
+  change. `await idle()` waits for the hooks scheduled so far.
 
 Staff messages reach the resident through the one outbox (`common/outbox.py`, kind
 `handoff`): web clients read them from `GET /api/chat/{sender_id}/updates`; Telegram rows are
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
@@ -61,11 +65,17 @@ FAR_FUTURE = dt.date.max
 # Estimated minutes per place in the queue until enough hand-offs were claimed to measure it.
 DEFAULT_MINUTES_PER_PLACE = 3.0
 CASE_LOOKUP_TIMEOUT_S = 2.0
+# The queue is read on every waiting resident's turn and every console refresh: each
+# resident's cases (for the deadline order and the staff view) are looked up at most this often.
+CASES_TTL_S = 30.0
 MAX_TEXT_CHARS = 4000
 
 # (channel, sender_id) -> the resident's cases (the case API's Case JSON), for the queue order
 # and the staff view. Failing lookups are tolerated.
 CasesLookup = Callable[[str, str], Awaitable[List[Dict[str, Any]]]]
+# An earlier message for the transcript: (role, text) or (role, text, when).
+HistoryItem = Tuple[Any, ...]
+HistoryProvider = Callable[[], Awaitable[Iterable[HistoryItem]]]
 # Entry id, locale, sender_id -> the answer text, or None for an unknown entry.
 CannedLookup = Callable[[str, str, str], Awaitable[Optional[str]]]
 
@@ -95,7 +105,7 @@ class UnknownCanned(HandoffError):
 
 
 class HandoffListener(Protocol):
-    """Hooks of the hand-off's life; each is optional, all are awaited after the commit."""
+    """Hooks of the hand-off's life; each is optional; run after the commit, in order per conversation."""
 
     async def on_opened(self, handoff: Handoff) -> None: ...
 
@@ -136,9 +146,10 @@ def last_closed_of(sender_id: str, *, session: Session) -> Optional[Handoff]:
 
 def add_message(
     handoff: Handoff, role: str, text: str, *, session: Session, author: Optional[str] = None,
-    photo_url: Optional[str] = None,
+    photo_url: Optional[str] = None, at: Optional[dt.datetime] = None,
 ) -> HandoffMessage:
-    row = HandoffMessage(handoff_id=handoff.id, role=role, text=_clip(text), author=author, photo_url=photo_url)
+    row = HandoffMessage(handoff_id=handoff.id, role=role, text=_clip(text), author=author, photo_url=photo_url,
+                         at=at or utcnow())
     session.add(row)
     session.flush()
     return row
@@ -180,6 +191,8 @@ class HandoffService:
         self._on_enqueued = on_enqueued
         self._listeners: List[Any] = []
         self._open_lock = asyncio.Lock()
+        self._chains: Dict[str, asyncio.Task] = {}  # sender_id -> the last scheduled listener run
+        self._case_cache: Dict[Tuple[str, str], Tuple[float, List[Dict[str, Any]]]] = {}
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -190,15 +203,47 @@ class HandoffService:
         """Called after outbox rows were committed (wakes the Telegram delivery worker)."""
         self._on_enqueued = callback
 
-    async def _notify(self, hook: str, *args: Any) -> None:
-        for listener in list(self._listeners):
-            method = getattr(listener, hook, None)
-            if method is None:
-                continue
-            try:
-                await method(*args)
-            except Exception:  # a listener (Telegram, Rasa) must not undo the hand-off
-                logger.exception("hand-off listener %s.%s failed", type(listener).__name__, hook)
+    async def _notify(self, hook: str, handoff: Handoff, *args: Any,
+                      before: Optional[Callable[[], Awaitable[None]]] = None) -> None:
+        """Runs the listeners' `hook` in the background, in order per conversation.
+
+        The resident's turn and the staff API do not wait for Telegram or Rasa; the hooks of
+        one conversation still run one after another in the order of the changes (a topic is
+        opened before its first message, a pause before its resume). `before` runs first in
+        the same slot (the transcript's history is added before `on_opened`).
+        """
+        previous = self._chains.get(handoff.sender_id)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if before is not None:
+                try:
+                    await before()
+                except Exception:
+                    logger.exception("hand-off %s: preparing %s failed", handoff.ticket, hook)
+            for listener in list(self._listeners):
+                method = getattr(listener, hook, None)
+                if method is None:
+                    continue
+                try:
+                    await method(handoff, *args)
+                except Exception:  # a listener (Telegram, Rasa) must not undo the hand-off
+                    logger.exception("hand-off listener %s.%s failed", type(listener).__name__, hook)
+
+        task = asyncio.create_task(run(), name=f"handoff-{hook}-{handoff.id}")
+        self._chains[handoff.sender_id] = task
+
+        def forget(done: asyncio.Task) -> None:
+            if self._chains.get(handoff.sender_id) is done:
+                del self._chains[handoff.sender_id]
+
+        task.add_done_callback(forget)
+
+    async def idle(self) -> None:
+        """Waits until every listener hook scheduled so far has run (tests, shutdown)."""
+        while self._chains:
+            await asyncio.gather(*list(self._chains.values()), return_exceptions=True)
 
     def _enqueued(self) -> None:
         if self._on_enqueued is not None:
@@ -219,12 +264,13 @@ class HandoffService:
         emergency: bool = False,
         lead: bool = False,
         deferred: bool = False,
-        history: Iterable[Tuple[str, str]] = (),
+        history: Iterable[HistoryItem] | HistoryProvider = (),
     ) -> Handoff:
         """Opens a hand-off for the conversation, or returns (and if need be escalates) its open one.
 
-        `history` is the conversation so far as (role, text) pairs, copied masked into the
-        transcript so staff read what happened before.
+        `history` is the conversation so far as (role, text[, at]) items, copied masked into the
+        transcript so staff read what happened before; it may be an async provider, which is
+        then awaited in the background (after the hand-off is in the queue, before `on_opened`).
         """
         if priority not in PRIORITY_RANK:
             raise ValueError(f"unknown priority {priority!r}")
@@ -252,13 +298,32 @@ class HandoffService:
                 )
                 session.add(handoff)
                 session.flush()
-                for role, text in history:
-                    if role in m.ROLES and text:
-                        add_message(handoff, role, text, session=session)
+                if not callable(history):
+                    self._add_history(handoff, list(history), session=session)
                 add_message(handoff, m.ROLE_SYSTEM, f"hand-off requested: {reason} ({priority})", session=session)
         logger.info("hand-off %s opened: sender=%s reason=%s priority=%s", handoff.ticket, sender_id, reason, priority)
-        await self._notify("on_opened", handoff)
+        provider = history if callable(history) else None
+
+        async def add_history() -> None:
+            if provider is not None:
+                items = list(await provider())
+                with session_scope(self._sessions) as session:
+                    self._add_history(handoff, items, session=session)
+
+        await self._notify("on_opened", handoff, before=add_history)
         return handoff
+
+    @staticmethod
+    def _add_history(handoff: Handoff, items: List[HistoryItem], *, session: Session) -> None:
+        """Earlier messages, each at its own time (the transcript is ordered by time)."""
+        opened = aware(handoff.opened_at) or utcnow()
+        for index, item in enumerate(items):
+            role, text = item[0], item[1]
+            at = aware(item[2]) if len(item) > 2 and isinstance(item[2], dt.datetime) else None  # type: ignore[misc]
+            if role in m.ROLES and text:
+                # Without its own time an item is placed just before the hand-off, in order.
+                when = min(at, opened) if at else opened - dt.timedelta(milliseconds=len(items) - index)
+                add_message(handoff, role, text, session=session, at=when)
 
     async def is_active(self, sender_id: str) -> bool:
         """Whether staff own the conversation now (the bot must stay silent)."""
@@ -486,7 +551,8 @@ class HandoffService:
     async def transcript(self, handoff_id: int) -> List[HandoffMessage]:
         with session_scope(self._sessions) as session:
             return list(session.execute(
-                select(HandoffMessage).where(HandoffMessage.handoff_id == handoff_id).order_by(HandoffMessage.id)
+                select(HandoffMessage).where(HandoffMessage.handoff_id == handoff_id)
+                .order_by(HandoffMessage.at, HandoffMessage.id)
             ).scalars())
 
     async def list(self, state: Optional[str] = None, limit: int = 200) -> List[Handoff]:
@@ -500,14 +566,23 @@ class HandoffService:
             return list(session.execute(query).scalars())
 
     async def cases_of(self, handoff: Handoff) -> List[Dict[str, Any]]:
-        """The resident's cases (empty when the case API is unreachable)."""
+        """The resident's cases (empty when the case API is unreachable), cached for `CASES_TTL_S`."""
         if self._cases is None:
             return []
+        key = (handoff.channel, handoff.sender_id)
+        now = time.monotonic()
+        cached = self._case_cache.get(key)
+        if cached is not None and now - cached[0] < CASES_TTL_S:
+            return cached[1]
         try:
-            return await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
+            cases = await asyncio.wait_for(self._cases(handoff.channel, handoff.sender_id), CASE_LOOKUP_TIMEOUT_S)
         except Exception as exc:
             logger.warning("cases of hand-off %s unavailable: %s", handoff.ticket, type(exc).__name__)
-            return []
+            cases = []
+        if len(self._case_cache) > 10_000:  # senders come and go: start afresh rather than grow
+            self._case_cache.clear()
+        self._case_cache[key] = (now, cases)
+        return cases
 
     async def _earliest_deadline(self, handoff: Handoff) -> dt.date:
         deadlines = []

@@ -40,7 +40,9 @@ _EMERGENCY_EN = re.compile(
     re.IGNORECASE,
 )
 # Not an emergency: the object, not the event (a cooker that will not light, a smoke detector).
-_NOT_EMERGENCY = re.compile(r"打不着火|打唔着火|打唔著火|smoke (?:detector|alarm)|no smoking", re.IGNORECASE)
+_NOT_EMERGENCY = re.compile(
+    r"(?:打|点|點)(?:不|唔)(?:着|著)火|smoke (?:detector|alarm)|no smoking", re.IGNORECASE
+)
 
 _OUTAGE = re.compile(
     r"停电(?:很久|好久|好长时间|很长时间|一整天|一天了|几个小时|半天)|停了(?:很久|好久|一天|半天)|"
@@ -54,11 +56,13 @@ _OUTAGE = re.compile(
 )
 
 _REQUEST = re.compile(
-    r"转人工|轉人工|找(?:人工)?客服|人工服务|人工服務|人工客服|真人(?:客服|服务|服務)?|接线员|接線員|"
+    r"转人工|轉人工|(?:转接|轉接|接|要|搵|揾|找)人工|^人工$|(?:跟|同|搵|揾)真人|找(?:人工)?客服|人工服务|人工服務|人工客服|(?:找|要|转|轉|换|換|叫)(?:个|個)?真人|真人(?:客服|服务|服務)|接线员|接線員|"
     r"\b(?:talk|speak|chat) (?:to|with) (?:a |an |some |real )*(?:person|human|agent|people|someone)\b|"
-    r"\b(?:real|live) (?:person|human|agent)\b|\bhuman agent\b",
+    r"\b(?:want|need|get|give me) (?:a |an )?(?:real |live )?(?:person|human|agent)\b|\bhuman agent\b",
     re.IGNORECASE,
 )
+# "国家电网人工客服电话": a question about the hotline, answered from the knowledge base.
+_HOTLINE_QUESTION = re.compile(r"电话|電話|号码|號碼|热线|熱線|\bphone\b|\bnumber\b|\bhotline\b", re.IGNORECASE)
 REQUEST_COMMANDS = frozenset({HUMAN_PAYLOAD, "/human", "/human@", "/agent"})
 
 _COMPLAINT = re.compile(
@@ -86,7 +90,7 @@ def triage(text: str) -> Optional[Triage]:
         return Triage(EMERGENCY, REASON_EMERGENCY, "urgent")
     if _OUTAGE.search(stripped):
         return Triage(OUTAGE, REASON_OUTAGE, "high")
-    if _REQUEST.search(stripped):
+    if _REQUEST.search(stripped) and not _HOTLINE_QUESTION.search(stripped):
         return Triage(REQUEST, REASON_ASKED, "normal")
     if _COMPLAINT.search(stripped):
         return Triage(COMPLAINT, REASON_COMPLAINT, "normal")

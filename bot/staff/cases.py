@@ -1,14 +1,14 @@
 """The resident's cases as staff see them next to a hand-off: stage and deadline, nothing personal.
 
-Stage names and the deadline text come from `actions/receipts.py`, the same wording the
-resident reads in their receipt and status replies.
+Stage names and the deadline text come from `common/case_presentation.py`, the same wording
+the resident reads in their receipt, status replies, pushes and status page.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-from actions.receipts import deadline_text, stage_name
+from common.case_presentation import deadline_text, stage_name
 from common.pii import mask_text
 
 

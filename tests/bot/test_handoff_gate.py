@@ -42,6 +42,7 @@ async def test_triage_finds(text: str, kind: str) -> None:
 @pytest.mark.parametrize("text", [
     "漏电保护器老是跳闸怎么办", "燃气灶打不着火怎么修", "一年停电多久算正常", "停电了打什么电话",
     "电费怎么交", "smoke detector wiring", "/apply_connection", "how do I apply for electricity",
+    "煤氣爐點唔著火點算？", "你是真人吗", "国家电网人工客服电话", "am I talking to a real person",
 ])
 async def test_triage_leaves_ordinary_questions_to_the_model(text: str) -> None:
     assert triage(text) is None
@@ -108,6 +109,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     turn = await chat.handle("web-1", "转人工", "web")
     assert turn.meta.handoff and "排在第1位" in turn.messages[0]["text"]
     assert turn.messages[0]["buttons"][0]["payload"] == LEAVE_QUEUE_PAYLOAD
+    await service.idle()  # the pause is posted in the background
     assert rasa.received == [] and rasa.posted == [{"sender": "web-1", "event": "pause"}]
     waiting = await chat.handle("web-1", "还要等多久", "web")
     assert waiting.meta.handoff and "排在第1位" in waiting.messages[0]["text"]
@@ -117,6 +119,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     assert silent.meta.handoff and silent.messages == [] and rasa.received == []
     await service.staff_message(handoff.id, "alice", "马上安排")
     await service.close(handoff.id, "alice")
+    await service.idle()
     assert rasa.posted[-1] == {"sender": "web-1", "event": "resume"}
     assert outbox_texts(service, "web-1")[-3:] == [
         t("handoff.staff_says", "zh_Hans", text="马上安排"), t("handoff.closed", "zh_Hans"),
@@ -130,6 +133,7 @@ async def test_ask_relay_close_rate_and_rasa_paused(parts) -> None:  # type: ign
     assert rasa.received == ["电费怎么交"] and not back.meta.handoff
     transcript = [(msg.role, msg.text) for msg in await service.transcript(handoff.id)]
     assert ("resident", "我的电话138****5678") in transcript  # history from Rasa, masked
+    assert ("resident", "转人工") in transcript  # the words that asked, which never reached Rasa
     assert ("resident", "我的电表坏了，电话138****5678") in transcript
     summary = await service.ratings()
     assert summary["count"] == 1 and summary["distribution"]["4"] == 1
@@ -154,6 +158,7 @@ async def test_leave_the_queue(parts) -> None:  # type: ignore[no-untyped-def]
     await chat.handle("tg:7", "/human", "telegram")
     left = await chat.handle("tg:7", "/cancel_form", "telegram")
     assert left.messages[0]["text"] == t("handoff.left", "zh_Hans") and not left.meta.handoff
+    await service.idle()
     assert await service.queue() == [] and rasa.posted[-1]["event"] == "resume"
     assert (await chat.handle("tg:7", "电费怎么交", "telegram")).messages[0]["text"].startswith("ANSWER")
 
@@ -191,6 +196,7 @@ async def test_outside_staff_hours_the_bot_keeps_helping(parts) -> None:  # type
     chat, service, rasa = parts(staff_hours=f"{start}-{end}")
     turn = await chat.handle("web-o", "转人工", "web")
     assert not turn.meta.handoff and "H0000" in turn.messages[0]["text"]
+    await service.idle()
     assert rasa.posted == []  # not paused: the bot keeps helping
     assert (await chat.handle("web-o", "电费怎么交", "web")).messages[0]["text"].startswith("ANSWER")
     queued = await service.queue()

@@ -106,6 +106,7 @@ async def test_claim_is_atomic_first_wins(sessions) -> None:  # type: ignore[no-
     holder = winners[0].assignee
     assert all(loser.holder == holder for loser in losers)
     assert (await service.claim(handoff.id, holder)).assignee == holder  # the holder again: no error
+    await service.idle()  # listeners run in the background, in order per conversation
     assert recorder.events.count(("claimed", handoff.id)) == 1
     with pytest.raises(AlreadyClaimed):
         await service.staff_message(handoff.id, "intruder", "hello")
@@ -148,6 +149,7 @@ async def test_relay_note_close_and_rating(sessions) -> None:  # type: ignore[no
     assert summary["by_staff"]["alice"]["average"] == 2
     transcript = [(msg.role, msg.text) for msg in await service.transcript(handoff.id)]
     assert ("resident", "my id is 4408**********0027") in transcript
+    await service.idle()
     assert [e[0] for e in recorder.events] == ["opened", "resident", "claimed", "staff", "note", "closed"]
 
 

@@ -120,7 +120,9 @@ def test_gibberish_falls_back_and_offers_a_person(chat: Chat) -> None:
 def test_small_talk(chat: Chat) -> None:
     assert chat.say("你好")["meta"]["intent"] == "greet"
     assert t("chat.thank", "zh_Hans") in texts(chat.say("谢谢你"))
-    assert "95598" in texts(chat.say("/human_handoff"))
+    handoff = chat.say("/human_handoff")  # a hand-off to staff, and the hotline for anything urgent
+    assert handoff["meta"]["handoff"] is True and "95598" in texts(handoff)
+    assert chat.say("/handoff_cancel")["meta"]["handoff"] is False
 
 
 def test_faq_listing_and_payloads(client: httpx.Client, chat: Chat) -> None:

@@ -8,7 +8,8 @@ stored. An emergency gets safety advice and jumps the queue. Access control is r
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+import time
+from typing import Any, Callable, Dict, Iterator
 
 import httpx
 import pytest
@@ -36,6 +37,16 @@ def rasa_tracker(stack: Stack, sender_id: str) -> Dict[str, Any]:
     return response.json()
 
 
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Listener work (Rasa's pause, the transcript's history) runs in the background: wait for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
 def user_texts(tracker: Dict[str, Any]) -> list[str]:
     return [str((e.get("metadata") or {}).get("text") or e.get("text")) for e in tracker["events"]
             if e.get("event") == "user"]
@@ -48,12 +59,12 @@ def test_web_handoff_end_to_end(chat: Chat, client: httpx.Client, stack: Stack,
     assert before["meta"]["handoff"] is False
     asked = chat.say("我要转人工")
     assert asked["meta"]["handoff"] is True and "排在第" in texts(asked)
-    assert rasa_tracker(stack, chat.sender_id)["paused"] is True
+    assert eventually(lambda: rasa_tracker(stack, chat.sender_id)["paused"] is True)
 
     handoff = li.handoff_of(chat.sender_id)
     assert handoff["priority"] == "normal" and handoff["channel"] == "web" and handoff["reason"] == "asked"
-    detail = li.get(f"/handoffs/{handoff['id']}")
-    assert ("resident", "怎么申请新装用电") in [(m["role"], m["text"]) for m in detail["transcript"]]
+    assert eventually(lambda: ("resident", "怎么申请新装用电") in [
+        (m["role"], m["text"]) for m in li.get(f"/handoffs/{handoff['id']}")["transcript"]])
 
     assert li.post(f"/handoffs/{handoff['id']}/claim").status_code == 200
     assert wang.post(f"/handoffs/{handoff['id']}/claim").status_code == 409  # the first claim won
@@ -73,7 +84,7 @@ def test_web_handoff_end_to_end(chat: Chat, client: httpx.Client, stack: Stack,
     assert ("resident", "广州市天河区体育西路1号，电话138****5678") in [(m["role"], m["text"]) for m in transcript]
 
     assert li.post(f"/handoffs/{handoff['id']}/close").status_code == 200
-    assert rasa_tracker(stack, chat.sender_id)["paused"] is False  # resumed
+    assert eventually(lambda: rasa_tracker(stack, chat.sender_id)["paused"] is False)  # resumed
     after = chat.updates(updates["last_seq"])["messages"]
     assert [m["text"] for m in after] == [t("handoff.closed", "zh_Hans"), t("handoff.rate.ask", "zh_Hans")]
     score = after[-1]["buttons"][4]["payload"]
