@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.background import background
+from bot.casework.console import console as case_console
+from bot.casework.staff_api import router as case_staff_router
 from bot.chat import ChatService
 from bot.handoff.setup import build_handoffs
 from bot.rasa_client import RasaClient
@@ -76,6 +78,8 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(telegram_router)
     app.include_router(staff_router)
     app.include_router(console)
+    app.include_router(case_staff_router)
+    app.include_router(case_console)
 
     limit_body_size(app, MAX_BODY_BYTES)
 

@@ -2,7 +2,8 @@
 
 - the notifier (always): case events → outbox; it tolerates the case API being down;
 - the Telegram front end and its delivery worker (when `TELEGRAM_BOT_TOKEN` is set);
-- once, the replies of submitting turns a previous run died in (`bot.turn_journal`).
+- once, the replies of submitting turns a previous run died in (`bot.turn_journal`);
+- the time-limit warning job (`bot/casework/warnings.py`; digests to the staff group with Telegram).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from bot import turn_journal
+from bot.casework.warnings import WarningJob, telegram_sender
 from bot.notifier import Notifier
 from bot.telegram.app import TelegramFrontEnd, build_telegram
 from common.settings import Settings
@@ -47,10 +49,13 @@ async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) 
     recovery = asyncio.create_task(
         turn_journal.recover(state.rasa, state.sessions, settings.rasa_timeout_s), name="turn-recovery"
     )
+    sender = telegram_sender(state.telegram.application.bot) if state.telegram else None
+    state.warnings = WarningJob(state.case_client, state.sessions, settings, send=sender)
+    warnings_task = asyncio.create_task(state.warnings.run(), name="warnings")
     try:
         yield
     finally:
-        for job in (task, recovery):
+        for job in (task, recovery, warnings_task):
             job.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job

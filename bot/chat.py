@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from bot import store, turn_journal
+from bot.casework import activity as casework_activity
 from bot.handoff.gate import HandoffGate
 from bot.handoff.hours import StaffHours
 from bot.handoff.service import HandoffService
@@ -218,6 +219,7 @@ class ChatService:
             turn.messages, turn.meta.handoff = await self._gate.after(
                 sender_id, cleaned.text, channel, locale, turn.messages, payload, turn.meta.fallback
             )
+        casework_activity.after_turn(self._sessions, sender_id, channel, cleaned.text, turn)
         if turn.meta.requested_slot:
             self._asking[sender_id] = turn.meta.requested_slot
         else:

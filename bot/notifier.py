@@ -9,7 +9,9 @@ reaches every subscriber once; channel workers deliver from the outbox (web send
 `/api/chat/{sender_id}/updates`, the Telegram worker sends).
 
 While a case's current stage waits on the resident, its subscribers are reminded once a
-day at most (dedupe key `reminder:<case>:<sender>:<date>`), from the day after the stage began.
+day at most (dedupe key `reminder:<case>:<sender>:<date>`), from the day after the stage began,
+until the case moves on or the resident acts (writes or presses a button in the chat after the
+stage began waiting on them: `bot.casework.activity`).
 
 With several gateways on one database, one notifier at a time reads the feed: each poll
 claims `notifier:feed` (`common.claims`) for a short lease that the holder renews; the
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import store
 from bot import subscriptions as subs
+from bot.casework.activity import acted_since
 from common import claims, outbox
 from common.case_client import CaseApiRejected, CaseApiUnavailable, CaseClient
 from common.case_presentation import deadline_day, stage_name_of
@@ -314,6 +317,8 @@ class Notifier:
         with session_scope(self._sessions) as session:
             for case_id, case in waiting:
                 for sub in subs.subscribers(case_id, session=session):
+                    if acted_since(sub.sender_id, case.stage_since, session=session):
+                        continue  # the resident answered since the stage began waiting on them
                     locale = subscriber_locale(sub.sender_id, case.locale or self._default_locale, session=session)
                     key = f"reminder:{case_id}:{sub.sender_id}:{today.isoformat()}"
                     message = render_reminder(case, stages[case_id], locale)

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from cases.api.routes import cases, events, health, processes, webhooks
+from cases import clocks
+from cases.api.routes import cases, events, health, processes, queue, reports, webhooks
 from cases.auth import KeyRing
 from cases.context import CaseContext, utc_now
 from cases.errors import ApiError
@@ -32,7 +33,7 @@ from cases.workdays import load_holiday_file
 from common import migrate
 from common.crypto import case_cipher
 from common.db import make_engine, make_session_factory, session_scope
-from common.settings import Settings
+from common.settings import Settings, SettingsError
 from common.web import limit_body_size
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,13 @@ def build_app(
     sms: Optional[SmsSender] = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> FastAPI:
-    """The case API's ASGI app. `registry`, `sms` and `clock` replace the defaults in tests."""
+    """The case API's ASGI app. `registry`, `sms` and `clock` replace the defaults in tests.
+
+    A clock other than the system's is refused unless `APP_ENV=test`: deadlines, lights and
+    warnings must never run on a made-up time in production.
+    """
+    if clock is not utc_now and settings.app_env != "test":
+        raise SettingsError(f"the case API's clock can only be replaced when APP_ENV=test (not {settings.app_env})")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,6 +142,9 @@ def build_app(
             clock=clock,
             on_events=dispatcher.wake,
         )
+        with session_scope(sessions) as session:
+            if filled := clocks.backfill(session=session, ctx=app.state.context):
+                logger.info("time-limit clocks started for %d open case(s)", filled)
         task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
         logger.info("case API ready (%d webhook URLs)", len(settings.webhook_urls))
         try:
@@ -159,7 +169,7 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.keys = KeyRing.from_settings(settings)
-    for module in (cases, events, processes, webhooks, health):
+    for module in (cases, events, processes, webhooks, health, queue, reports):
         app.include_router(module.router)
 
     limit_body_size(app, MAX_BODY_BYTES)

@@ -34,13 +34,16 @@ ACTIONS, GATEWAY, STAFF = "actions", "gateway", "staff"
 
 @dataclass(frozen=True)
 class Caller:
-    """The client a request came from."""
+    """The client a request came from; `staff_user` the staff member the gateway acts for
+    (its staff console sends `X-Staff-User` for the member logged in there)."""
 
     role: str
+    staff_user: Optional[str] = None
 
     @property
     def is_staff(self) -> bool:
-        return self.role == STAFF
+        """Staff tools, or the gateway acting for a staff member logged in to its console."""
+        return self.role == STAFF or (self.role == GATEWAY and bool(self.staff_user))
 
 
 class KeyRing:
@@ -73,12 +76,31 @@ def caller(request: Request, x_api_key: Optional[str] = Header(None, description
 
 
 def allow(*roles: str) -> Callable[..., Caller]:
-    """A dependency admitting only `roles` (401 without a key, 403 for another role)."""
+    """A dependency admitting only `roles` (401 without a key, 403 for another role).
 
-    def _check(request: Request, x_api_key: Optional[str] = Header(None, description="Client key")) -> Caller:
+    `X-Staff-User` counts only from the gateway (its console logs staff in): a request from the
+    gateway naming a staff member is a staff request; from any other client the header is ignored.
+    """
+
+    def _check(
+        request: Request,
+        x_api_key: Optional[str] = Header(None, description="Client key"),
+        x_staff_user: Optional[str] = Header(
+            None, max_length=64, description="The staff member the gateway's console acts for"
+        ),
+    ) -> Caller:
         who = caller(request, x_api_key)
+        if who.role == GATEWAY and x_staff_user and x_staff_user.strip():
+            who = Caller(GATEWAY, x_staff_user.strip())
         if who.role not in roles:
             raise ApiError(403, f"this key's role ({who.role}) may not do this")
         return who
 
     return _check
+
+
+def staff_only(who: Caller) -> Caller:
+    """403 unless `who` is staff (a staff tool, or the gateway for a logged-in staff member)."""
+    if not who.is_staff:
+        raise ApiError(403, "staff only: a staff key, or the gateway with X-Staff-User")
+    return who

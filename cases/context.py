@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from cases.processes import Catalog
 from cases.registry import Registry
 from cases.sms import SmsSender
+from cases.timelimits import WorkCalendar
 from cases.workdays import HolidayFile
 from common.crypto import FieldCipher
 from common.settings import Settings
@@ -37,6 +38,14 @@ class CaseContext:
     clock: Callable[[], dt.datetime] = utc_now
     # Called after a commit that queued webhook deliveries (wakes the dispatcher early).
     on_events: Callable[[], None] = field(default=lambda: None)
+    _calendar: Optional[WorkCalendar] = field(default=None, repr=False)
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """Working-day arithmetic over `holidays` (built on first use, then kept)."""
+        if self._calendar is None:
+            self._calendar = WorkCalendar(self.holidays)
+        return self._calendar
 
     def now(self) -> dt.datetime:
         """Now, aware, in UTC."""

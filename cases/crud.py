@@ -21,10 +21,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cases import events
+from cases import clocks, events
 from cases.context import CaseContext
 from cases.errors import ApiError, invalid, not_found, problem
-from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageEntry
+from cases.models import ITEM_LINKED, ITEM_PENDING, Case, CaseItem, StageActor, StageEntry
 from cases.processes import Choice, NoProcess
 from cases.registry import RegistryUnavailable
 from cases.schemas import LINKED_STATUSES, PENDING_STATUSES, CaseCreate
@@ -160,7 +160,7 @@ def _new_case(
     now, day = ctx.now_naive(), ctx.today_in_china()
     choice = choose_process(address, body.customer_type, body.capacity_kw, ctx=ctx)
     deadline = deadline_for(choice, day, ctx=ctx)
-    stages = [stage.as_dict() for stage in choice.process.stages]
+    stages = choice.process.stage_dicts()
     confirmed = body.consent.confirmed_at
     if confirmed.tzinfo is not None:
         confirmed = confirmed.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -237,6 +237,7 @@ def create_case(application: Application, key: str, *, session: Session, ctx: Ca
             if existing is not None:
                 return replay(existing, fingerprints), True
             continue
+        clocks.set_clock(case, case.created_at, session=session, ctx=ctx)
         events.record_event(events.CASE_CREATED, case, session=session, webhook_urls=ctx.settings.webhook_urls)
         logger.info("case %s created (%s)", case.case_id, case.process["key"])
         return case, False
@@ -272,8 +273,14 @@ def next_stages(case: Case) -> List[str]:
     return keys[index + 1 : index + 2] if case.status != "completed" else []
 
 
-def move_case(case: Case, to_stage: str, note: Optional[str], *, session: Session, ctx: CaseContext) -> Case:
-    """Moves the case to its next stage; 422 for a stage the process lacks, 409 for any other."""
+def move_case(
+    case: Case, to_stage: str, note: Optional[str], *, session: Session, ctx: CaseContext, actor: Optional[str] = None
+) -> Case:
+    """Moves the case to its next stage; 422 for a stage the process lacks, 409 for any other.
+
+    `actor` is the staff member who moved it (kept with the history entry); the stage's
+    time-limit clock starts again (`cases.clocks`).
+    """
     keys = [stage["key"] for stage in case.stages]
     if to_stage not in keys:
         raise invalid([problem("to_stage", "unknown_stage")], error=f"unknown stage for process {case.process['key']}")
@@ -295,12 +302,16 @@ def move_case(case: Case, to_stage: str, note: Optional[str], *, session: Sessio
         session.refresh(case)
         raise ApiError(409, "the case was moved meanwhile", next_stages=next_stages(case))
     case.stage, case.status, case.updated_at = to_stage, status, now
-    case.history.append(StageEntry(stage=to_stage, at=now, note=note))
+    entry = StageEntry(stage=to_stage, at=now, note=note)
+    if actor:
+        entry.actor_row = StageActor(actor=actor)
+    case.history.append(entry)
+    clocks.set_clock(case, now, session=session, ctx=ctx)
     events.record_event(
         events.STAGE_CHANGED, case, session=session, webhook_urls=ctx.settings.webhook_urls,
         previous_stage=previous, note=note,
     )
-    logger.info("case %s moved %s -> %s", case.case_id, previous, to_stage)
+    logger.info("case %s moved %s -> %s%s", case.case_id, previous, to_stage, f" by {actor}" if actor else "")
     return case
 
 
@@ -337,7 +348,7 @@ def preview(address_text: str, customer_type: str, capacity_kw: float, *, ctx: C
     deadline = deadline_for(choice, ctx.today_in_china(), ctx=ctx)
     return {
         "process": choice.process_dict(),
-        "stages": [stage.as_dict() for stage in choice.process.stages],
+        "stages": choice.process.stage_dicts(),
         "deadline": deadline.day.isoformat(),
         "deadline_basis": deadline.basis,
         "zero_investment": choice.zero_investment,

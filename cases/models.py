@@ -113,6 +113,21 @@ class StageEntry(Base):
     stage = Column(String(64), nullable=False)
     at = Column(DateTime, nullable=False)
     note = Column(Text, nullable=True)
+    # Who moved the case here (a staff member's id the gateway passes); None at creation.
+    actor_row: Optional[StageActor] = relationship("StageActor", uselist=False, lazy="selectin")
+
+    @property
+    def actor(self) -> Optional[str]:
+        return self.actor_row.actor if self.actor_row is not None else None
+
+
+class StageActor(Base):
+    """The staff member who made a transition (its own table, so older databases need no ALTER)."""
+
+    __tablename__ = "case_history_actors"
+
+    history_id = Column(Integer, ForeignKey("case_history.id", ondelete="CASCADE"), primary_key=True)
+    actor = Column(String(64), nullable=False, index=True)
 
 
 class CaseItem(Base):

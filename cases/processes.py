@@ -51,6 +51,16 @@ class Process:
     verified: bool
     customer_types: Tuple[str, ...] = CUSTOMER_TYPES
     zero_investment: Optional[bool] = None
+    # Working days a case may stay at each stage but the last (reaching the last completes it).
+    stage_limits: Tuple[int, ...] = ()
+
+    def stage_dicts(self) -> List[Dict[str, Any]]:
+        """The stages as the Case JSON snapshots them, each with its time limit (None for the last)."""
+        limits = list(self.stage_limits or split_limit(self.time_limit_working_days, len(self.stages) - 1))
+        return [
+            {**stage.as_dict(), "time_limit_working_days": limits[index] if index < len(limits) else None}
+            for index, stage in enumerate(self.stages)
+        ]
 
     def matches(self, voltage: str, customer_type: str, zero_investment: bool) -> bool:
         return (
@@ -121,6 +131,10 @@ class Catalog:
                     return Choice(region, process, voltage, effective_type, zero_investment, threshold)
         raise NoProcess(f"{address.province} {voltage} {effective_type}")
 
+    def process(self, key: str) -> Optional[Process]:
+        """The process with this key (None when processes.yml no longer has it)."""
+        return next((p for r in self.regions for p in r.processes if p.key == key), None)
+
     def _regions_for(self, address: Address) -> List[Region]:
         """The city's region first (when listed), then its province's default."""
         city = [r for r in self.regions if r.city and r.city == address.city and r.province == address.province]
@@ -134,6 +148,29 @@ class Catalog:
             if region.low_voltage_max_kw:
                 return region.low_voltage_max_kw
         return self.default_low_voltage_max_kw
+
+
+def split_limit(total: int, count: int) -> Tuple[int, ...]:
+    """An even split of `total` working days over `count` stages (the remainder to the last)."""
+    if count <= 0:
+        return ()
+    share = total // count
+    return tuple([share] * (count - 1) + [total - share * (count - 1)])
+
+
+def _stage_limits(raw: Any, keys: List[str], total: int, where: str) -> Tuple[int, ...]:
+    """Working days of every stage but the last (which completes the case)."""
+    timed = keys[:-1]
+    if raw is None:
+        return split_limit(total, len(timed))
+    if not isinstance(raw, dict) or sorted(raw) != sorted(timed):
+        raise ProcessFileError(f"{where}.stage_limits: must give every stage but the last, and only those")
+    values = [raw[key] for key in timed]
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
+        raise ProcessFileError(f"{where}.stage_limits: must be whole numbers of days")
+    if sum(values) != total:
+        raise ProcessFileError(f"{where}.stage_limits: sum {sum(values)} differs from time_limit_working_days {total}")
+    return tuple(values)
 
 
 def _require(mapping: Mapping[str, Any], name: str, where: str) -> Any:
@@ -180,6 +217,7 @@ def _process(raw: Any, stages: Mapping[str, Stage], where: str) -> Process:
         verified=bool(raw.get("verified", False)),
         customer_types=types,
         zero_investment=raw.get("zero_investment"),
+        stage_limits=_stage_limits(raw.get("stage_limits"), list(keys), limit, where),
     )
 
 

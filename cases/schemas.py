@@ -22,6 +22,8 @@ PENDING_STATUSES = ("pending", "done")
 # must be a 422, not an overflow in the driver.
 MAX_ID = 2**62
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+# A staff member's id as the gateway passes it: 1-64 characters of A-Za-z0-9_.:@-
+STAFF_USER = r"^[A-Za-z0-9_.:@\-]{1,64}$"
 
 CustomerType = Literal["resident", "lv_business", "hv"]
 Locale = Literal["zh_Hans", "zh_Hant", "en"]
@@ -75,6 +77,8 @@ class TransitionCreate(BaseModel):
 
     to_stage: constr(strip_whitespace=True, min_length=1, max_length=64)  # type: ignore[valid-type]
     note: Optional[constr(max_length=1000)] = None  # type: ignore[valid-type]
+    # The staff member moving the case (or header `X-Staff-User`); kept in the history.
+    actor: Optional[constr(strip_whitespace=True, regex=STAFF_USER)] = None  # type: ignore[valid-type]
 
 
 REQUESTER = r"^[A-Za-z0-9_.:@\-]{1,160}$"

@@ -66,7 +66,8 @@ def case_json(case: Case, *, cipher: FieldCipher, full: bool) -> Dict[str, Any]:
         "stages": case.stages,
         "next_stages": next_stages(case),
         "history": [
-            {"stage": h.stage, "at": optional_dt(h.at), **({"note": h.note} if full else {})} for h in case.history
+            {"stage": h.stage, "at": optional_dt(h.at), **({"note": h.note, "actor": h.actor} if full else {})}
+            for h in case.history
         ],
         "process": case.process,
         "deadline": case.deadline.isoformat(),

@@ -82,9 +82,11 @@ class CaseClient:
         )
         return self._json(response)
 
-    async def get_case(self, case_id: str) -> Optional[Dict[str, Any]]:
-        """The case, or None when there is no such case."""
-        response = await self._call("GET", f"/cases/{quote(case_id, safe='')}", retries=1)
+    async def get_case(self, case_id: str, actor: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """The case, or None when there is no such case. `actor`: the staff member the gateway's
+        console reads it for (`X-Staff-User`), who sees it in full (notes, registry results)."""
+        headers = {"X-Staff-User": actor} if actor else None
+        response = await self._call("GET", f"/cases/{quote(case_id, safe='')}", headers=headers, retries=1)
         if response.status_code == 404:
             return None
         return self._json(response)
@@ -124,6 +126,31 @@ class CaseClient:
     async def events(self, after: int, limit: int = 100) -> Dict[str, Any]:
         """Case events after cursor `after`: `{"events": [...], "next_cursor": int}`."""
         response = await self._call("GET", "/events", params={"after": after, "limit": limit})
+        return self._json(response)
+
+    async def queue(self, **params: Any) -> Dict[str, Any]:
+        """The staff queue `GET /queue` (filters `region`, `process`, `stage`, `light`, `limit`, `offset`)."""
+        response = await self._call("GET", "/queue", params={k: v for k, v in params.items() if v is not None},
+                                    retries=1)
+        return self._json(response)
+
+    async def due(self, after: int = 0, limit: int = 5000) -> Dict[str, Any]:
+        """Open cases at amber or red, `GET /queue/due` (keyset pages: pass `next_after`)."""
+        response = await self._call("GET", "/queue/due", params={"after": after, "limit": limit}, retries=1)
+        return self._json(response)
+
+    async def move(
+        self, case_id: str, to_stage: str, note: Optional[str] = None, actor: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Moves a case to its next stage for staff member `actor` (`CaseApiRejected` 409 when stale)."""
+        headers = {"X-Staff-User": actor} if actor else None
+        response = await self._call("POST", f"/cases/{quote(case_id, safe='')}/transitions",
+                                    json={"to_stage": to_stage, "note": note}, headers=headers)
+        return self._json(response)
+
+    async def report(self, since: str, until: str) -> Dict[str, Any]:
+        """Service figures `GET /reports/cases` (dates `YYYY-MM-DD` in China)."""
+        response = await self._call("GET", "/reports/cases", params={"since": since, "until": until}, retries=1)
         return self._json(response)
 
     async def healthy(self) -> bool:

@@ -138,6 +138,15 @@ class Settings:
     # The scaled-out profile (`make run-scaled`, tools/scaled.py): its PostgreSQL and Redis.
     postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Staff case work (bot/casework): the staff supergroup for warning digests, where red
+    # warnings nobody acknowledged are repeated (empty: the staff group), after how long,
+    # and how often the warning job runs.
+    telegram_supervisor_chat_id: str = ""
+    warning_escalate_after_s: float = 14400.0
+    warnings_poll_s: float = 60.0
+    # Agents restricted to regions in the case console: "li.ming:湛江;wang.fang:金华,湛江"
+    # (agents not listed, and supervisors, see every region).
+    staff_regions: str = ""
     # Hand-off to staff: hours ("" round the clock, "HH:MM-HH:MM", "workdays HH:MM-HH:MM")
     # and how long a staff console session lasts.
     staff_hours: str = ""
@@ -194,6 +203,10 @@ class Settings:
             sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
             postgres_url=_env("POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
             redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            telegram_supervisor_chat_id=_env("TELEGRAM_SUPERVISOR_CHAT_ID", ""),
+            warning_escalate_after_s=_env_float("WARNING_ESCALATE_AFTER_S", 14400.0),
+            warnings_poll_s=_env_float("WARNINGS_POLL_S", 60.0),
+            staff_regions=_env("STAFF_REGIONS", ""),
             staff_hours=_env("STAFF_HOURS", ""),
             staff_session_minutes=_env_int("STAFF_SESSION_MINUTES", 480),
             secrets={name: _env(name, default) for name, default in DEV_SECRETS.items()},

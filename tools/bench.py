@@ -43,7 +43,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_handoff, bench_load, bench_telegram, bench_training
+from tools import bench_application, bench_casework, bench_handoff, bench_load, bench_telegram, bench_training
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 from tools.web_chat import BENCH_ENV, Conversation, open_conversation_async
@@ -301,6 +301,8 @@ def main() -> None:
     if heavy is not None:
         bench_load.print_report(heavy)
         load["load"] = heavy
+    if not args.accuracy_only:
+        load["casework"] = bench_casework.run_and_print()  # warning job and case queue, 10 000 open cases
     for report in reports.values():
         misses(report, limit=200 if args.verbose else 25)
     name = "bench-results.json" if args.set.resolve() == HELDOUT.resolve() else f"bench-results-{args.set.stem}.json"

@@ -29,6 +29,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.casework import telegram as casework_telegram
 from bot.chat import ChatService
 from bot.handoff.service import HandoffService
 from bot.telegram import conversation, faq, lang, start
@@ -124,6 +125,7 @@ def build_telegram(
     application.add_handler(CallbackQueryHandler(faq.faq_button, pattern=r"^faq:"))
     application.add_handler(CallbackQueryHandler(lang.lang_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(conversation.button, pattern=r"^[pt]:"))
+    application.add_handler(CallbackQueryHandler(casework_telegram.ack_button, pattern=r"^warn:ack:"))
     application.add_handler(MessageHandler(private & filters.CONTACT, conversation.contact))
     application.add_handler(MessageHandler(private & filters.COMMAND, conversation.unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, conversation.text_message))

@@ -29,7 +29,8 @@ def test_moving_to_the_next_stage(client: TestClient, clock: Clock, high_voltage
     assert case["stage"] == "supply_plan"
     assert case["status"] == "open"
     assert case["next_stages"] == ["inspection_and_connection"]
-    assert case["history"][-1] == {"stage": "supply_plan", "at": "2026-11-26T02:00:00+00:00", "note": "方案已答复"}
+    assert case["history"][-1] == {"stage": "supply_plan", "at": "2026-11-26T02:00:00+00:00", "note": "方案已答复",
+                                   "actor": None}
     assert case["updated_at"] == "2026-11-26T02:00:00+00:00"
 
 

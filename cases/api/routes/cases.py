@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from cases import codes, crud
-from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow
+from cases import clocks, codes, crud
+from cases.auth import ACTIONS, GATEWAY, STAFF, Caller, allow, staff_only
 from cases.context import CaseContext
 from cases.deps import get_context, get_session
-from cases.errors import ApiError
-from cases.schemas import IDEMPOTENCY_KEY, MAX_ID, CaseCreate, CodeRequest, ItemUpdate, TransitionCreate, VerifyRequest
+from cases.errors import ApiError, invalid, problem
+from cases.schemas import (
+    IDEMPOTENCY_KEY,
+    MAX_ID,
+    STAFF_USER,
+    CaseCreate,
+    CodeRequest,
+    ItemUpdate,
+    TransitionCreate,
+    VerifyRequest,
+)
 from cases.views import case_json
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -81,8 +91,15 @@ def read_case(
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
-    """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens."""
-    return case_json(crud.get_case(case_id, session=session), cipher=ctx.cipher, full=who.is_staff)
+    """The case with its stage, history, deadline and `next_stages`; the id may omit hyphens.
+
+    Staff also get `clock`: the current stage's time limit, days used and left and its light
+    (`cases.clocks`; null once completed).
+    """
+    case = crud.get_case(case_id, session=session)
+    if who.is_staff:
+        return staff_case_json(case, session=session, ctx=ctx)
+    return case_json(case, cipher=ctx.cipher, full=False)
 
 
 @router.post(
@@ -111,6 +128,11 @@ def request_code(
     if not sent:
         raise codes.too_many()
     return JSONResponse({"accepted": True}, status_code=202)
+
+
+def staff_case_json(case: Any, *, session: Session, ctx: CaseContext) -> Dict[str, Any]:
+    """The Case JSON as staff see it, with the current stage's clock."""
+    return {**case_json(case, cipher=ctx.cipher, full=True), "clock": clocks.case_clock(case, session=session, ctx=ctx)}
 
 
 @router.post(
@@ -144,15 +166,20 @@ def verify_case(
 def create_transition(
     case_id: str,
     body: TransitionCreate,
-    _who: Caller = Depends(allow(STAFF)),
+    who: Caller = Depends(allow(GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
+    """Staff only: a staff key, or the gateway's console with `X-Staff-User` (or body `actor`)."""
+    staff_only(who)
+    actor = body.actor or who.staff_user
+    if actor is not None and not re.match(STAFF_USER, actor):
+        raise invalid([problem("X-Staff-User", "format")])
     case = crud.get_case(case_id, session=session)
-    crud.move_case(case, body.to_stage, body.note, session=session, ctx=ctx)
+    crud.move_case(case, body.to_stage, body.note, session=session, ctx=ctx, actor=actor)
     session.commit()
     ctx.on_events()
-    return case_json(case, cipher=ctx.cipher, full=True)
+    return staff_case_json(case, session=session, ctx=ctx)
 
 
 @router.patch("/{case_id}/items/{item_id}", summary="Update a linked water/gas application", responses=ERRORS)
