@@ -12,7 +12,7 @@ PYTHON310 ?= $(shell if python3.10 --version >/dev/null 2>&1; then command -v py
 	elif command -v pyenv >/dev/null 2>&1; then v=$$(pyenv versions --bare | grep -E '^3\.10\.' | tail -1); \
 	[ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python; fi)
 
-.PHONY: setup run test bench train lint clean
+.PHONY: setup run test bench train lint clean browser
 
 $(STAMP): requirements.txt
 	@if [ ! -x $(PY) ]; then \
@@ -38,7 +38,16 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+# Headless Chromium and CJK fonts for the page tests (Debian's packages; Playwright's own
+# browser download does not work here). Installed where apt-get is available and we are
+# root; elsewhere the browser tests skip with one line.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and fonts-noto-cjk for the page tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+		|| echo "could not install chromium: the page tests will skip"; fi
+
+test: setup lint browser
 	$(PY) -m pip check
 	$(PY) -m pytest
 

@@ -40,7 +40,7 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_telegram
+from tools import bench_application, bench_telegram, bench_training
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 
@@ -249,7 +249,10 @@ def main() -> None:
     parser.add_argument("--skip-telegram", action="store_true", help="skip push latency and Telegram throughput")
     parser.add_argument("--set", type=Path, default=HELDOUT, help="question file (default: the held-out set)")
     parser.add_argument("--accuracy-only", action="store_true", help="skip the latency, application and Telegram runs")
+    parser.add_argument("--skip-training", action="store_true", help="skip timing a cold training of the model")
     args = parser.parse_args()
+
+    training = None if args.skip_training or args.accuracy_only else bench_training.measure()
 
     questions = load_questions(args.set)
     project_model = ensure_model()
@@ -268,6 +271,9 @@ def main() -> None:
     telegram = None if args.skip_telegram or args.accuracy_only else bench_telegram.run(project_model)
 
     print_summary(summaries)
+    if training is not None:
+        bench_training.print_figures(training)
+        load["training"] = training
     print(f"\nturn latency through /api/chat, {args.senders} concurrent senders x {args.turns} turns:")
     application = load.pop("application", None)
     for label, figures in load.items():
