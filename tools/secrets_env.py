@@ -16,6 +16,7 @@ Generated: a Fernet key for each encryption-key list, one key per case API clien
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import sys
@@ -60,7 +61,20 @@ def generate(name: str, known: Mapping[str, str]) -> str:
 
 
 def ensure(path: Path = ENV_FILE) -> Dict[str, str]:
-    """The file's values after adding any missing secret (and APP_ENV on creation)."""
+    """The file's values after adding any missing secret (and APP_ENV on creation).
+
+    Under an exclusive lock, so processes starting together agree on one set of secrets.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure(path: Path) -> Dict[str, str]:
     values = read(path)
     added: Dict[str, str] = {}
     if not path.exists():
