@@ -95,7 +95,8 @@ def take(scope: str, limit: int, *, session: Session, now: dt.datetime, window: 
     return taken.rowcount == 1
 
 
-def _too_many() -> ApiError:
+def too_many() -> ApiError:
+    """The 429 of a request past its limits."""
     return ApiError(429, "too many status-check requests; try again later",
                     headers={"Retry-After": str(int(WINDOW.total_seconds()))})
 
@@ -128,7 +129,8 @@ def request_code(
     """Texts a new code to the case's phone if the case exists; False when a limit is reached.
 
     Raises 503 when no SMS sender is configured or the provider fails. The caller commits
-    either way (the counters are part of the answer).
+    either way (the counters are part of the answer); a refused request still counts in the
+    limits it passed before the one it hit, which only makes the limits stricter.
     """
     if sms is None:
         raise ApiError(503, "SMS sending is not configured (SMS_GATEWAY_URL)")
@@ -170,7 +172,7 @@ def check_code(case_id: str, requester: str, code: str, *, session: Session, ctx
     case = _find(case_id, session=session)
     row = live_code(case, requester, now, session=session) if case is not None else None
     if not take(f"checks:req:{requester}", MAX_CHECKS_PER_REQUESTER, session=session, now=now):
-        raise _too_many()
+        raise too_many()
     if case is None or row is None:
         return False
     # Count the try first, atomically: of racing tries only MAX_WRONG_PER_CODE get this far.
@@ -191,8 +193,3 @@ def check_code(case_id: str, requester: str, code: str, *, session: Session, ctx
         .execution_options(synchronize_session=False)
     )
     return used.rowcount == 1
-
-
-def too_many() -> ApiError:
-    """The 429 a code request past its limits gets."""
-    return _too_many()

@@ -21,6 +21,8 @@ CASE_API_ROLES = ("actions", "gateway", "staff")
 PLAIN_LISTS = ("CASE_FINGERPRINT_KEYS",)
 MIN_SECRET_CHARS = 32
 PLACEHOLDER_PREFIX = "change-me"
+# The passphrase development used before key lists; the key derived from it is published too.
+OLD_PLACEHOLDER = "change-me-data-encryption-key"
 
 
 def is_fernet_key(value: str) -> bool:
@@ -41,8 +43,11 @@ def items_of(name: str, value: str) -> List[str]:
 
 
 def placeholders(dev_secrets: Mapping[str, str]) -> set[str]:
-    """Every published development value."""
-    return {item for name, value in dev_secrets.items() for item in items_of(name, value)}
+    """Every published development value, and the key the old code derived from its placeholder."""
+    from common.crypto import legacy_key  # noqa: PLC0415 - crypto imports settings, which imports this
+
+    found = {item for name, value in dev_secrets.items() for item in items_of(name, value)}
+    return found | {legacy_key(OLD_PLACEHOLDER)}
 
 
 def _looks_placeholder(item: str, published: set[str]) -> bool:

@@ -16,6 +16,7 @@ Generated: a Fernet key for each encryption-key list, one key per case API clien
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import sys
@@ -24,7 +25,8 @@ from typing import Dict, Mapping
 
 from cryptography.fernet import Fernet
 
-from common.secret_rules import FERNET_LISTS
+from common.crypto import legacy_key
+from common.secret_rules import FERNET_LISTS, OLD_PLACEHOLDER
 from common.settings import DEV_SECRETS, ROOT
 
 ENV_FILE = ROOT / ".env"
@@ -50,17 +52,40 @@ def read(path: Path = ENV_FILE) -> Dict[str, str]:
     return values
 
 
-def generate(name: str, known: Mapping[str, str]) -> str:
-    """A fresh value for secret `name` (`known`: the values chosen so far, for CASE_API_KEYS)."""
+def _has_old_data(var_dir: Path) -> bool:
+    return any((var_dir / name).exists() for name in ("app.db", "cases.db", "rasa_tracker.db"))
+
+
+def generate(name: str, known: Mapping[str, str], var_dir: Path = ROOT / "var") -> str:
+    """A fresh value for secret `name` (`known`: the values chosen so far, for CASE_API_KEYS).
+
+    A development `var/` written before `.env` existed was sealed under the key derived from
+    the old placeholder: that key is listed second (development only: production refuses it)
+    so the data stays readable, and `python -m tools.rotate_keys` moves it to the new key.
+    """
     if name in FERNET_LISTS:
-        return Fernet.generate_key().decode("ascii")
+        new = Fernet.generate_key().decode("ascii")
+        return f"{new},{legacy_key(OLD_PLACEHOLDER)}" if _has_old_data(var_dir) else new
     if name == "CASE_API_KEYS":
         return ",".join(f"{role}:{known[var]}" for role, var in CLIENT_KEYS.items())
     return secrets.token_urlsafe(32)
 
 
 def ensure(path: Path = ENV_FILE) -> Dict[str, str]:
-    """The file's values after adding any missing secret (and APP_ENV on creation)."""
+    """The file's values after adding any missing secret (and APP_ENV on creation).
+
+    Under an exclusive lock, so processes starting together agree on one set of secrets.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure(path: Path) -> Dict[str, str]:
     values = read(path)
     added: Dict[str, str] = {}
     if not path.exists():
@@ -69,7 +94,7 @@ def ensure(path: Path = ENV_FILE) -> Dict[str, str]:
     order = [*CLIENT_KEYS.values(), *(name for name in DEV_SECRETS if name not in CLIENT_KEYS.values())]
     for name in order:
         if not values.get(name):
-            added[name] = values[name] = generate(name, values)
+            added[name] = values[name] = generate(name, values, path.parent / "var")
     if added:
         text = "".join(f"{name}={value}\n" for name, value in added.items())
         new = not path.exists()

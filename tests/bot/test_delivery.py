@@ -113,24 +113,6 @@ async def test_blocked_bot_is_given_up_without_blocking_later_rows(worker, sessi
     assert rows[1].delivered_at is not None
 
 
-async def test_rows_waiting_out_a_back_off_do_not_starve_new_ones(  # noqa: ANN001
-    worker: DeliveryWorker, sessions, emulator, since
-) -> None:
-    from bot.telegram import delivery
-
-    # More chats in back-off than one batch holds, all queued before the new message.
-    with session_scope(sessions) as session:
-        for n in range(delivery.BATCH + 20):
-            outbox.enqueue(f"tg:{900000 + n}", "telegram", "status", {"text": "x", "buttons": []}, f"w:{n}",
-                           session=session)
-        session.flush()
-        session.execute(
-            OutboxMessage.__table__.update().values(attempts=3, next_attempt_at=LATER)
-        )
-    push(sessions, "tg:4242", "new update")
-    assert await worker.deliver_due() == 1
-    assert [m.text for m in emulator.sent(4242, since=since)] == ["new update"]
-
 
 def test_two_workers_at_once_send_every_row_once_and_in_order(  # noqa: ANN001
     tmp_path, sessions, emulator, kb, since

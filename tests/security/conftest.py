@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from bot.app import build_app
 from bot.chat import ChatService
 from common.settings import Settings
+from tests.bot import conftest as bot_fixtures
+from tests.bot import test_delivery as delivery_fixtures
 from tests.bot.conftest import FakeRasa
 from tests.cases import conftest as case_api_fixtures
 from tools.services import free_port
@@ -84,3 +86,8 @@ clock = case_api_fixtures.clock
 create = case_api_fixtures.create
 receivers = case_api_fixtures.receivers
 settings = case_api_fixtures.settings
+# The Bot API emulator, an outbox database and its Telegram delivery worker, of tests/bot.
+emulator = bot_fixtures.emulator
+sessions = delivery_fixtures.sessions
+worker = delivery_fixtures.worker
+since = delivery_fixtures.since

@@ -120,3 +120,17 @@ def test_a_service_started_without_app_env_refuses_and_names_the_secrets() -> No
     assert started.returncode != 0
     assert "refusing to start with APP_ENV=production" in started.stderr
     assert "CASE_API_KEYS item 1 is a published placeholder" in started.stderr
+
+
+def test_an_old_development_var_stays_readable_and_its_key_is_refused_in_production(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "rasa_tracker.db").write_bytes(b"")
+    generated = secrets_env.ensure(tmp_path / ".env")
+    new, old = generated["DATA_ENCRYPTION_KEYS"].split(",")
+    assert old == legacy_key("change-me-data-encryption-key") != new
+    sealed_before = FieldCipher([old]).encrypt("13800138000")
+    assert FieldCipher([new, old]).decrypt(sealed_before) == "13800138000"
+    assert problems({"DATA_ENCRYPTION_KEYS": generated["DATA_ENCRYPTION_KEYS"]}, strict=False) == []
+    assert problems({"DATA_ENCRYPTION_KEYS": generated["DATA_ENCRYPTION_KEYS"]}, strict=True) == [
+        "DATA_ENCRYPTION_KEYS item 2 is a published placeholder"
+    ]
