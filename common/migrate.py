@@ -46,9 +46,14 @@ logger = logging.getLogger(__name__)
 # Every module that defines a table on `common.db.Base` (a test checks none is missing).
 APP_TABLE_MODULES = (
     "actions.submissions",
+    "bot.casework.models",
+    "bot.handoff.models",
+    "bot.staff.models",
     "bot.store",
     "bot.subscriptions",
+    "bot.telegram.staff_store",
     "bot.telegram.store",
+    "bot.turn_journal",
     "bot.web_sessions",
     "common.claims",
     "common.outbox",
@@ -56,7 +61,7 @@ APP_TABLE_MODULES = (
     "knowledge.store",
 )
 # Every module that defines a table on `cases.models.Base`.
-CASE_TABLE_MODULES = ("cases.codes", "cases.models")
+CASE_TABLE_MODULES = ("cases.clocks", "cases.codes", "cases.models")
 
 
 @dataclass(frozen=True)
