@@ -32,15 +32,22 @@ import httpx
 
 from cases import clocks
 from cases.context import CaseContext
-from cases.models import Case, StageEntry, create_tables
+from cases.models import Case, StageEntry
 from cases.processes import load_catalog
 from cases.workdays import add_working_days, load_holiday_file
-from common.crypto import FieldCipher
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common import migrate
+from common.crypto import case_cipher
+from common.db import make_engine, make_session_factory, session_scope
 from common.settings import DEV_SECRETS, Settings
+from tools import secrets_env
 from tools.services import Ports, Stack
 
-STAFF = {"X-Api-Key": DEV_SECRETS["CASE_API_KEY"]}
+
+def bench_secrets() -> Dict[str, str]:
+    """The secrets of `.env` (generated on first use), which the case API the bench starts reads."""
+    env = secrets_env.ensure()
+    return {name: env[name] for name in DEV_SECRETS if env.get(name)}
+
 PROCESSES = [("zhanjiang-low", "440800"), ("zhanjiang-high", "440800"), ("jinhua-resident", "330700"),
              ("jinhua-high", "330700"), ("guangzhou-high", "440100"), ("foshan-low", "440600")]
 
@@ -48,11 +55,11 @@ PROCESSES = [("zhanjiang-low", "440800"), ("zhanjiang-high", "440800"), ("jinhua
 def fill(database_url: str, count: int, seed: int = 7) -> None:
     """Writes `count` open cases with their history and clocks (as if made over the last 30 days)."""
     rng = random.Random(seed)
+    migrate.upgrade(database_url, migrate.CASES)
     engine = make_engine(database_url)
-    create_tables(engine)
     sessions = make_session_factory(engine)
-    settings = Settings(app_env="development")
-    cipher = FieldCipher(settings.secret("DATA_ENCRYPTION_KEY"))
+    settings = Settings(app_env="development", secrets=bench_secrets())
+    cipher = case_cipher(settings)
     catalog = load_catalog()
     ctx = CaseContext(settings=settings, cipher=cipher, catalog=catalog,
                       holidays=load_holiday_file(settings.holidays_file), registry=None)  # type: ignore[arg-type]
@@ -113,17 +120,17 @@ async def time_warning_job(case_api_url: str, database_url: str) -> Dict[str, An
     from bot.casework.warnings import WarningJob
     from common.case_client import CaseClient
 
+    migrate.upgrade(database_url)
     engine = make_engine(database_url)
-    create_all(engine)
-    settings = Settings(app_env="development", database_url=database_url, telegram_staff_chat_id="-1001")
+    settings = Settings(app_env="development", database_url=database_url, telegram_staff_chat_id=-1001)
     digests: List[int] = []
 
     async def drop(_chat: str, text: str, _buttons: Any) -> None:
         digests.append(len(text))
 
     async with httpx.AsyncClient() as http:
-        job = WarningJob(CaseClient(case_api_url, STAFF["X-Api-Key"], http, 30.0), make_session_factory(engine),
-                         settings, send=drop)
+        cases = CaseClient(case_api_url, bench_secrets()["CASE_API_GATEWAY_KEY"], http, 30.0)
+        job = WarningJob(cases, make_session_factory(engine), settings, send=drop)
         runs = []
         for _ in range(3):
             started = time.perf_counter()
@@ -140,7 +147,7 @@ def time_queue(case_api_url: str, queries: int, seed: int = 11) -> Dict[str, Any
                {"region": "金华", "light": "red"}, {"process": "guangzhou-high"}, {"stage": "supply_plan"}]
     timings: List[float] = []
     totals: Dict[str, int] = {}
-    with httpx.Client(base_url=case_api_url, headers=STAFF, timeout=30.0) as client:
+    with httpx.Client(base_url=case_api_url, headers=secrets_env.staff_header(), timeout=30.0) as client:
         client.get("/queue").raise_for_status()
         for _ in range(queries):
             params = {**rng.choice(filters), "limit": 50, "offset": 50 * rng.randrange(5)}
@@ -168,9 +175,9 @@ def time_console_queue(case_api_url: str, var: Path, queries: int, seed: int = 1
 
     settings = Settings(app_env="development", var_dir=var, database_url=f"sqlite:///{var / 'console.db'}",
                         case_api_url=case_api_url, rasa_url="http://127.0.0.1:9", notifier_poll_s=30.0,
-                        warnings_poll_s=3600.0)
+                        warnings_poll_s=3600.0, secrets=bench_secrets())
+    migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    create_all(engine)
     password = "bench-password-123"
     with session_scope(make_session_factory(engine)) as session:
         auth.set_account("bench", password, "supervisor", session=session)

@@ -16,7 +16,7 @@ from common.db import session_scope
 from common.outbox import OutboxMessage
 from common.settings import DEV_SECRETS, Settings
 
-CIPHER = FieldCipher(DEV_SECRETS["DATA_ENCRYPTION_KEY"])
+CIPHER = FieldCipher([DEV_SECRETS["DATA_ENCRYPTION_KEYS"]])
 SETTINGS = Settings(app_env="test")
 
 

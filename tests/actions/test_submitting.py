@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from actions import submitting
 from actions.submissions import DELIVERED, QUEUED, REJECTED, PendingApplication, due, utcnow
 from common.crypto import FieldCipher
 from common.db import create_all, make_engine, make_session_factory, session_scope
 
-CIPHER = FieldCipher("test-key-for-the-journal-0123456789")
+CIPHER = FieldCipher([Fernet.generate_key().decode()])
 BODY = {"name": "陈海明", "id_number": "440802198003120310"}
 
 

@@ -23,7 +23,7 @@ from bot.staff import auth
 from common.db import create_all, make_engine, make_session_factory, session_scope
 from common.settings import Settings
 from tests.bot.test_casework_warnings import CaseApi, _at
-from tests.cases.conftest import CHEN, KEY, WANG, Clock, make_settings
+from tests.cases.conftest import CHEN, GATEWAY, KEY, WANG, Clock, make_settings
 from tools.services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,7 +70,7 @@ def console(tmp_path: Any) -> Iterator[Console]:
     settings = Settings(
         app_env="test", var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'app.db'}",
         case_api_url=case_api.url, rasa_url=f"http://127.0.0.1:{free_port()}", rasa_timeout_s=1.0,
-        notifier_poll_s=5.0, secrets={"CASE_API_KEY": KEY},
+        notifier_poll_s=5.0, secrets={"CASE_API_GATEWAY_KEY": GATEWAY["X-Api-Key"]},
     )
     engine = make_engine(settings.database_url)
     create_all(engine)

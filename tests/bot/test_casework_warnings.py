@@ -40,7 +40,7 @@ from common.i18n import t
 from common.settings import Settings
 from knowledge.service import KnowledgeBase
 from tests.bot.conftest import FakeRasa, telegram_settings
-from tests.cases.conftest import CHEN, KEY, STAFF, Clock, application, make_settings, new_key
+from tests.cases.conftest import CHEN, GATEWAY, KEY, STAFF, Clock, application, make_settings, new_key
 from tests.telegram.emulator import BotApiEmulator
 
 pytestmark = pytest.mark.asyncio
@@ -120,7 +120,7 @@ async def gateway(
     settings = telegram_settings(
         tmp_path, emulator, case_api_url=case_api.url, public_base_url=BASE,
         telegram_staff_chat_id=str(STAFF_CHAT), telegram_supervisor_chat_id=str(SUPERVISORS),
-        warning_escalate_after_s=3600.0, secrets={"CASE_API_KEY": KEY},
+        warning_escalate_after_s=3600.0, secrets={"CASE_API_GATEWAY_KEY": GATEWAY["X-Api-Key"]},
     )
     engine = make_engine(settings.database_url)
     create_all(engine)
