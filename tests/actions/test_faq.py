@@ -69,7 +69,7 @@ async def test_button_payload_with_region_entity(kb) -> None:
 async def test_answers_follow_the_locale(kb) -> None:
     tracker = make_tracker("what is sanling", "faq_sanling", locale="en")
     dispatcher, _ = await run(ActionAnswerFaq(), tracker)
-    assert kb.by_id["sanling"].answers[0].en in sent_text(dispatcher)
+    assert kb.by_id["sanling"].general.en in sent_text(dispatcher)
     assert "Source:" in sent_text(dispatcher)
 
 
