@@ -19,9 +19,13 @@ from knowledge.schema import Answer, Entry, Sourced
 Button = Dict[str, str]
 
 
+def source_text(source: str, locale: str) -> str:
+    return to_traditional(source) if locale == ZH_HANT else source
+
+
 def source_line(source: str, valid_from: Optional[dt.date], locale: str) -> str:
     """"来源：…（2020年12月11日起）", or "（发布日期不详）" when the source gives no date."""
-    source = to_traditional(source) if locale == ZH_HANT else source
+    source = source_text(source, locale)
     if valid_from is None:
         return t("faq.source_undated", locale, source=source)
     return t("faq.source", locale, source=source, date=format_day(valid_from, locale))
