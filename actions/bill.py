@@ -24,7 +24,8 @@ from actions.constants import (
 from actions.context import knowledge, locale_of, text_of
 from actions.faq import region_for_turn
 from actions.meta import with_meta
-from common.i18n import format_day, format_money, format_number, t
+from actions.replies import source_line
+from common.i18n import format_money, format_number, t
 from knowledge.regions import Region
 from knowledge.service import KnowledgeBase
 from knowledge.tariff import Bill, TariffUnavailable, compute_bill
@@ -74,13 +75,13 @@ def render_bill(bill: Bill, kb: KnowledgeBase, locale: str) -> str:
     if bill.period == "year" and bill.usage_period == "month":
         lines.append(t("bill.yearly_note", locale, b1=format_number(lower, locale)))
     lines.append(t("bill.excludes", locale))
-    lines.append(t("faq.source", locale, source=bill.source, date=format_day(_valid_from(kb, bill), locale)))
+    lines.append(source_line(bill.source, _valid_from(kb, bill), locale))
     if not bill.verified:
         lines.append(t("faq.unverified", locale))
     return "\n".join(lines)
 
 
-def _valid_from(kb: KnowledgeBase, bill: Bill) -> dt.date:
+def _valid_from(kb: KnowledgeBase, bill: Bill) -> Optional[dt.date]:
     return next(r.valid_from for r in kb.tariffs.regions if r.name == bill.province)
 
 

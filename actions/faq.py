@@ -58,7 +58,11 @@ def answer_entry(
     resolution = resolve(entry, region)
     offer = [replies.apply_button(locale)] if entry.id in OFFER_APPLY else []
     if resolution.answer is not None:
-        dispatcher.utter_message(text=replies.answer_text(resolution.answer, locale), buttons=offer)
+        if resolution.applies:
+            text = replies.answer_text(resolution.answer, locale)
+        else:  # one region's rule only: said to be that region's, never the resident's
+            text = replies.only_region_text(resolution.answer, kb.gazetteer, locale, resolution.unknown_region)
+        dispatcher.utter_message(text=text, buttons=offer)
         return [
             SlotSet(SLOT_ANSWER_KIND, KIND_KNOWLEDGE),
             SlotSet(SLOT_ANSWER_ID, entry.id),

@@ -45,7 +45,8 @@ class ActionSetRegion(Action):
             return events + send_bill(dispatcher, kb, tracker.get_slot(SLOT_PENDING_BILL), region, locale)
         topic = pending or tracker.get_slot(SLOT_ANSWER_ID)
         entry = kb.by_id.get(topic or "")
-        if entry is not None and len(entry.answers) > 1:
+        # Re-answer a topic whose answer depends on the region (one region's rule included).
+        if entry is not None and (len(entry.answers) > 1 or entry.answers[0].covers != "national"):
             return events + answer_entry(dispatcher, kb, entry, region, locale)
         dispatcher.utter_message(text=t("region.noted", locale, region=kb.gazetteer.display(region.name, locale)))
         return events + [

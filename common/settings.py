@@ -95,11 +95,11 @@ class Settings:
     max_message_chars: int = 4096
     knowledge_dir: Path = ROOT / "knowledge"
     log_level: str = "INFO"
-    faq_answer_threshold: float = 0.35
-    faq_suggest_threshold: float = 0.30
-    faq_margin: float = 0.05
-    faq_diet_weight: float = 0.4
-    faq_oos_rescue: float = 0.75
+    faq_answer_threshold: float = 0.25
+    faq_suggest_threshold: float = 0.25
+    faq_margin: float = 0.10
+    faq_diet_weight: float = 0.7
+    faq_oos_rescue: float = 0.70
     # Case API (the grid company's business system; `cases/` is the reference service).
     case_api_url: str = "http://127.0.0.1:8001"
     case_api_host: str = "127.0.0.1"
@@ -172,11 +172,11 @@ class Settings:
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4096),
             knowledge_dir=Path(_env("KNOWLEDGE_DIR", str(ROOT / "knowledge"))),
             log_level=_env("LOG_LEVEL", "INFO"),
-            faq_answer_threshold=_env_float("FAQ_ANSWER_THRESHOLD", 0.35),
-            faq_suggest_threshold=_env_float("FAQ_SUGGEST_THRESHOLD", 0.30),
-            faq_margin=_env_float("FAQ_MARGIN", 0.05),
-            faq_diet_weight=_env_float("FAQ_DIET_WEIGHT", 0.4),
-            faq_oos_rescue=_env_float("FAQ_OOS_RESCUE", 0.75),
+            faq_answer_threshold=_env_float("FAQ_ANSWER_THRESHOLD", 0.25),
+            faq_suggest_threshold=_env_float("FAQ_SUGGEST_THRESHOLD", 0.25),
+            faq_margin=_env_float("FAQ_MARGIN", 0.10),
+            faq_diet_weight=_env_float("FAQ_DIET_WEIGHT", 0.7),
+            faq_oos_rescue=_env_float("FAQ_OOS_RESCUE", 0.70),
             case_api_url=_env("CASE_API_URL", "http://127.0.0.1:8001").rstrip("/"),
             case_api_host=_env("CASE_API_HOST", "127.0.0.1"),
             case_api_port=_env_int("CASE_API_PORT", 8001),

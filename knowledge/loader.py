@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from knowledge import store
+from knowledge.regions import Gazetteer
 from knowledge.schema import Entry, TariffBook
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,19 @@ def load_entries(knowledge_dir: Path) -> List[Entry]:
     if not paths:
         raise KnowledgeError(f"{knowledge_dir / 'entries'}: no entry files")
     return [load_entry(p) for p in paths]
+
+
+def check_regions(entries: List[Entry], gazetteer: Gazetteer) -> None:
+    """Every answer names a region the gazetteer knows, at the level its `covers` says."""
+    for entry in entries:
+        for answer in entry.answers:
+            level = gazetteer.level(answer.region)
+            if level is None:
+                raise KnowledgeError(f"entries/{entry.id}.yml: answers: unknown region {answer.region!r}")
+            if level != answer.covers:
+                raise KnowledgeError(
+                    f"entries/{entry.id}.yml: answers: {answer.region} is a {level}, not covers: {answer.covers}"
+                )
 
 
 def load_tariffs(knowledge_dir: Path) -> TariffBook:

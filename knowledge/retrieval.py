@@ -124,14 +124,15 @@ def rescue(lexical: Mapping[str, float], gate: Gate) -> Optional[str]:
 
 
 def decide(candidates: Sequence[Candidate], gate: Gate) -> Decision:
-    """Answers a clear winner, offers up to three on a near tie, else falls back."""
+    """Answers a clear winner; offers a choice only between entries genuinely close to the best
+    (within the margin); a lone candidate below the answer threshold is offered alone; else
+    falls back."""
     if not candidates or candidates[0].score < gate.suggest:
         return Decision(FALLBACK, [])
     best = candidates[0]
-    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    if best.score >= gate.answer and best.score - runner_up >= gate.margin:
+    close = [c for c in candidates[:3] if c.score >= gate.suggest and best.score - c.score < gate.margin]
+    if len(close) >= 2:
+        return Decision(SUGGEST, close)
+    if best.score >= gate.answer:
         return Decision(ANSWER, [best])
-    close = [c for c in candidates[:3] if c.score >= gate.suggest]
-    if len(close) == 1 and best.score >= gate.answer:
-        return Decision(ANSWER, [best])
-    return Decision(SUGGEST, close)
+    return Decision(SUGGEST, [best])

@@ -31,6 +31,7 @@ class KnowledgeBase:
     by_id: Dict[str, Entry] = field(init=False)
 
     def __post_init__(self) -> None:
+        loader.check_regions(self.entries, self.gazetteer)
         self.by_id = {e.id: e for e in self.entries}
         self.index = LexicalIndex(self.entries, preprocess=self.gazetteer.strip)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Iterable, List
 
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Text, delete, select
@@ -41,8 +42,12 @@ class AnswerRow(Base):
     en = Column(Text, nullable=False)
     source = Column(Text, nullable=False)
     source_ref = Column(String(32), nullable=False)
-    valid_from = Column(Date, nullable=False)
+    covers = Column(String(16), nullable=True)  # city | province | national; None for the general answer
+    valid_from = Column(Date, nullable=True)  # None: the source gives no date (发布日期不详)
     verified = Column(Boolean, nullable=False)
+    status = Column(String(16), nullable=False, default="in_force")  # in_force | target | past
+    deadline = Column(Date, nullable=True)  # a target's deadline, where the source gives one
+    period_json = Column(Text, nullable=True)  # a past answer's period, in the three locales
 
 
 class QuestionRow(Base):
@@ -65,6 +70,10 @@ class MetaRow(Base):
 def _answer_row(answer: Sourced, region: str | None) -> AnswerRow:
     return AnswerRow(
         region=region,
+        covers=getattr(answer, "covers", None),
+        status=answer.status,
+        deadline=answer.deadline,
+        period_json=json.dumps(answer.period.dict(by_alias=True), ensure_ascii=False) if answer.period else None,
         zh_hans=answer.zh_Hans,
         zh_hant=answer.zh_Hant,
         en=answer.en,
@@ -126,6 +135,9 @@ def read_entries(*, session: Session) -> List[Entry]:
                 "source_ref": a.source_ref,
                 "valid_from": a.valid_from,
                 "verified": a.verified,
+                "status": a.status,
+                "deadline": a.deadline,
+                "period": json.loads(a.period_json) if a.period_json else None,
             }
 
         entries.append(
@@ -142,7 +154,7 @@ def read_entries(*, session: Session) -> List[Entry]:
                         "en": [q.text for q in row.questions if q.locale == "en"],
                     }
                 ),
-                answers=[Answer(region=a.region, **texts(a)) for a in regional],
+                answers=[Answer(region=a.region, covers=a.covers, **texts(a)) for a in regional],
                 general=Sourced(**texts(general)) if general else None,
             )
         )

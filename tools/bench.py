@@ -43,7 +43,15 @@ import yaml
 
 from common.scripts import to_simplified
 from common.settings import ROOT
-from tools import bench_application, bench_casework, bench_handoff, bench_load, bench_telegram, bench_training
+from tools import (
+    bench_application,
+    bench_casework,
+    bench_handoff,
+    bench_load,
+    bench_regions,
+    bench_telegram,
+    bench_training,
+)
 from tools.services import Ports, Stack
 from tools.train import BUILD, ensure_model
 from tools.web_chat import BENCH_ENV, Conversation, open_conversation_async
@@ -185,6 +193,7 @@ def summarize(report: Report) -> Dict[str, Any]:
         "oos_rejected": sum(1 for o in oos if o.fallback and o.answer_id is None) / len(oos),
         "reply_in_question_script": sum(map(in_script, report.outcomes)) / len(report.outcomes),
         "top1_by_locale": {k: sum(v) / len(v) for k, v in sorted(by_locale.items())},
+        **bench_regions.figures(report.outcomes),
     }
 
 
@@ -202,6 +211,7 @@ def print_summary(summaries: Dict[str, Dict[str, Any]]) -> None:
         ("out-of-scope questions", "oos_questions", "{:d}"),
         ("out-of-scope rejection rate", "oos_rejected", "{:.1%}"),
         ("reply in the question's script", "reply_in_question_script", "{:.1%}"),
+        *bench_regions.ROWS,
     ]
     print(f"\n{'':40}" + "".join(f"{n:>18}" for n in names))
     for label, key, fmt in rows:

@@ -69,7 +69,7 @@ async def test_button_payload_with_region_entity(kb) -> None:
 async def test_answers_follow_the_locale(kb) -> None:
     tracker = make_tracker("what is sanling", "faq_sanling", locale="en")
     dispatcher, _ = await run(ActionAnswerFaq(), tracker)
-    assert kb.by_id["sanling"].answers[0].en in sent_text(dispatcher)
+    assert kb.by_id["sanling"].general.en in sent_text(dispatcher)
     assert "Source:" in sent_text(dispatcher)
 
 
@@ -135,3 +135,64 @@ async def test_unsure_small_talk_goes_through_the_faq_gate() -> None:
     assert slots["answer_kind"] == "fallback"
     dispatcher, slots = await run(ActionRespond(), make_tracker("谢谢你", "thank", 0.97))
     assert sent_text(dispatcher) == t("chat.thank", "zh_Hans") and slots["answer_kind"] == "chitchat"
+
+
+GUANGDONG_PLATFORMS = ("广东政务服务网", "粤省事", "粤商通")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("intent", ["faq_online_channels", "faq_how_to_apply"])
+async def test_jinhua_online_channels_never_name_a_guangdong_platform(kb, intent) -> None:
+    tracker = make_tracker("金华有哪些线上办电渠道", intent)
+    dispatcher, slots = await run(ActionAnswerFaq(), tracker)
+    text = sent_text(dispatcher)
+    assert "浙里办" in text and "网上国网" in text
+    assert not any(platform in text for platform in GUANGDONG_PLATFORMS), text
+    assert slots["region"] == "金华"
+
+
+@pytest.mark.asyncio
+async def test_one_citys_answer_asked_from_another_city_says_whose_rule(kb) -> None:
+    tracker = make_tracker("佛山村里的房子物权证明能网上审批吗", "faq_village_property_proof")
+    dispatcher, _ = await run(ActionAnswerFaq(), tracker)
+    text = sent_text(dispatcher)
+    body = region_answer(kb, "village_property_proof", "湛江").split("：", 1)[1]
+    assert t("faq.only_region", "zh_Hans", region="湛江", answer=body, asked="佛山") in text
+    assert "佛山请以95598答复为准" in text
+
+
+@pytest.mark.asyncio
+async def test_remembered_region_still_gets_whose_rule(kb) -> None:
+    tracker = make_tracker("报装还要交哪些费用", "faq_remaining_fees", slots={"region": "广州"}, locale="en")
+    dispatcher, _ = await run(ActionAnswerFaq(), tracker)
+    assert "I only have Jinhua's rule for this" in sent_text(dispatcher)
+    assert "For Guangzhou, please rely on what 95598 tells you." in sent_text(dispatcher)
+
+
+@pytest.mark.asyncio
+async def test_naming_another_city_re_answers_a_one_region_topic(kb) -> None:
+    tracker = make_tracker("那佛山呢", "inform_region", slots={"answer_id": "village_property_proof"})
+    dispatcher, slots = await run(ActionSetRegion(), tracker)
+    assert "这一项我只有湛江的规定" in sent_text(dispatcher) and slots["region"] == "佛山"
+
+
+@pytest.mark.asyncio
+async def test_jinhua_meter_test_fee_is_cancelled(kb) -> None:
+    dispatcher, _ = await run(ActionAnswerFaq(), make_tracker("金华校验电表要不要交钱", "faq_meter_check"))
+    text = sent_text(dispatcher)
+    assert "一般不用交钱" in text and "超过三次" in text
+
+
+@pytest.mark.asyncio
+async def test_undated_answer_says_so_and_targets_read_as_targets(kb) -> None:
+    dispatcher, _ = await run(ActionAnswerFaq(), make_tracker("湛江一年停电多久算正常", "faq_supply_reliability"))
+    text = sent_text(dispatcher)
+    assert "发布日期不详" in text and t("faq.status_target_undated", "zh_Hans") in text
+    dispatcher, _ = await run(ActionAnswerFaq(), make_tracker("金华一年停电多久算正常", "faq_supply_reliability"))
+    assert "这是目标（期限：2022年12月31日）" in sent_text(dispatcher)
+
+
+@pytest.mark.asyncio
+async def test_suisuikang_says_the_enrolment_has_ended(kb) -> None:
+    dispatcher, _ = await run(ActionAnswerFaq(), make_tracker("穗岁康多少钱", "faq_suisuikang_overview"))
+    assert "投保期（2022年11月1日至12月31日）已结束" in sent_text(dispatcher)

@@ -107,7 +107,7 @@ def test_faq_by_keyboard_is_the_same_answer_as_the_web(tg: BotApiEmulator, kb) -
     tg.press(chat, menu.message_id, f"faq:c:{entry.category}")
     tg.wait_for(chat, lambda m: m.message_id == menu.message_id and f"faq:q:{entry.id}" in str(m.buttons))
     tg.press(chat, menu.message_id, f"faq:q:{entry.id}")
-    answer = tg.wait_for(chat, lambda m: m.message_id == menu.message_id and entry.answers[0].zh_Hans in m.text,
+    answer = tg.wait_for(chat, lambda m: m.message_id == menu.message_id and entry.general.zh_Hans in m.text,
                          timeout=TIMEOUT)
     assert answer.parse_mode == "HTML" and len(answer.edits) == 2  # one message, edited in place
     assert len(tg.sent(chat)) == 1

@@ -26,5 +26,9 @@ def test_unknown_region_is_reported(kb) -> None:
     assert result.answer is None and result.unknown_region == "杭州"
 
 
-def test_single_region_entry_answers_anywhere(kb) -> None:
-    assert resolve(kb.by_id["remaining_fees"], Region("广东", "广州")).how == "only"
+def test_single_region_entry_is_said_to_be_that_regions(kb) -> None:
+    result = resolve(kb.by_id["remaining_fees"], Region("广东", "广州"))
+    assert result.how == "foreign" and not result.applies
+    assert result.answer.region == "金华" and result.unknown_region == "广州"
+    assert resolve(kb.by_id["remaining_fees"], None).how == "only"
+    assert resolve(kb.by_id["remaining_fees"], Region("浙江", "金华")).applies

@@ -39,3 +39,11 @@ def test_decide_offers_choices_on_a_near_tie() -> None:
 def test_decide_falls_back_when_nothing_is_close() -> None:
     assert decide([Candidate("a", 0.2, 0.2, 0.1)], GATE).kind == FALLBACK
     assert decide([], GATE).kind == FALLBACK
+
+
+def test_a_choice_only_between_entries_close_to_the_best() -> None:
+    """A clear best with a distant runner-up is answered, not offered with it (issue 12)."""
+    result = decide([Candidate("a", 0.7, 0, 0), Candidate("b", 0.5, 0, 0), Candidate("c", 0.45, 0, 0)], GATE)
+    assert result.kind == ANSWER
+    result = decide([Candidate("a", 0.45, 0, 0), Candidate("b", 0.31, 0, 0)], GATE)
+    assert result.kind == SUGGEST and [c.entry_id for c in result.candidates] == ["a"]
