@@ -79,6 +79,16 @@ def url_parts(url: str) -> Dict[str, Any]:
     }
 
 
+def _sqlite_fast_commits(dbapi_connection: Any, _record: Any) -> None:
+    """WAL with synchronous=NORMAL, as the application database (`common.db`): Rasa's own
+    engine fsyncs every commit, about 7 % of its time per turn under load (py-spy); a
+    process crash still loses nothing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class EncryptedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose events table keeps each event's JSON encrypted."""
 
@@ -89,6 +99,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         if sql_url:
             kwargs.update(url_parts(sql_url))
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_fast_commits)
 
     class SQLEvent(Base):  # type: ignore[valid-type,misc]
         """Rasa's `events` table, column for column, with `data` sealed."""
