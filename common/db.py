@@ -48,8 +48,12 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 
 
 def create_all(engine: Engine) -> None:
-    """Creates every table registered on `Base` (the embedded default needs no migration step)."""
-    Base.metadata.create_all(engine)
+    """Creates every table of the application database at once, for tests (the services and
+    tools migrate: `common.migrate.upgrade`). Every table module is imported first, so the
+    result is today's whole schema, which `migrate.upgrade` recognises and stamps as the head."""
+    from common import migrate  # noqa: PLC0415 - imports the table modules of every package
+
+    migrate.APP.metadata().create_all(engine)
 
 
 @contextmanager

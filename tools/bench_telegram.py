@@ -26,8 +26,8 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 
-from common import outbox
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common import migrate, outbox
+from common.db import make_engine, make_session_factory, session_scope
 from tests.telegram.emulator import BotApiEmulator
 from tools.secrets_env import staff_header
 from tools.services import Ports, Stack
@@ -97,8 +97,9 @@ def push_latency(
 def throughput(stack: Stack, emulator: BotApiEmulator, messages: int = 300, timeout: float = 120.0) -> Dict[str, Any]:
     """Messages per second delivered to the emulator when `messages` are queued at once."""
     chats = [FIRST_CHAT + 500_000 + n for n in range(THROUGHPUT_CHATS)]
-    engine = make_engine(f"sqlite:///{stack.var_dir / 'app.db'}")
-    create_all(engine)
+    url = f"sqlite:///{stack.var_dir / 'app.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
     queued_at = time.time()
     with session_scope(make_session_factory(engine)) as session:
         for n in range(messages):

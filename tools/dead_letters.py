@@ -18,7 +18,8 @@ from typing import List, Optional
 from sqlalchemy import update
 
 from actions.submissions import DEAD_LETTER, QUEUED, PendingApplication, dead_letters, utcnow
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common import migrate
+from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
 from tools import secrets_env
 
@@ -54,8 +55,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name, value in secrets_env.read().items():
         if not os.environ.get(name):
             os.environ[name] = value
-    engine = make_engine(Settings.from_env().database_url)
-    create_all(engine)
+    url = Settings.from_env().database_url
+    migrate.upgrade(url)
+    engine = make_engine(url)
     with session_scope(make_session_factory(engine)) as session:
         if args.requeue:
             print(f"{requeue(args.requeue, session=session)} row(s) requeued")

@@ -19,7 +19,8 @@ from typing import List, Optional
 
 from bot.staff import auth
 from bot.staff.models import ROLES
-from common.db import create_all, make_engine, make_session_factory, session_scope
+from common import migrate
+from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings
 
 
@@ -40,8 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     disable.add_argument("username")
     args = parser.parse_args(argv)
 
-    engine = make_engine(Settings.from_env().database_url)
-    create_all(engine)
+    url = Settings.from_env().database_url
+    migrate.upgrade(url)
+    engine = make_engine(url)
     sessions = make_session_factory(engine)
     try:
         if args.command == "add":

@@ -46,6 +46,9 @@ def _requests() -> List[Dict[str, Any]]:
         {"method": "POST", "url": "/processes/preview",
          "json": {"address": CHEN["address"], "customer_type": "resident", "capacity_kw": 8}},
         {"method": "GET", "url": "/webhooks/deliveries"},
+        {"method": "GET", "url": "/queue"},
+        {"method": "GET", "url": "/queue/due"},
+        {"method": "GET", "url": "/reports/cases", "params": {"since": "2026-11-01", "until": "2026-11-30"}},
     ]
 
 
@@ -92,7 +95,7 @@ def test_each_client_is_held_to_its_role(client: TestClient) -> None:
         "actions": [("GET", "/events", None), ("GET", "/webhooks/deliveries", None),
                     ("POST", f"/cases/{case_id}/transitions", {"to_stage": "survey_and_connection"}),
                     ("PATCH", f"/cases/{case_id}/items/{item}", {"status": "done"})],
-        "gateway": [("POST", "/cases", application(WANG)), ("GET", "/cases?channel=web&sender_id=web-sender-1", None),
+        "gateway": [("POST", "/cases", application(WANG)),
                     ("GET", "/processes/preview?address=x&customer_type=resident&capacity_kw=8", None),
                     ("POST", f"/cases/{case_id}/transitions", {"to_stage": "survey_and_connection"}),
                     ("PATCH", f"/cases/{case_id}/items/{item}", {"status": "done"}),
@@ -104,8 +107,15 @@ def test_each_client_is_held_to_its_role(client: TestClient) -> None:
             assert response.status_code == 403, (role, method, url, response.text)
     assert client.get(f"/cases/{case_id}").json()["stage"] == "application"
     assert client.get(f"/cases/{case_id}").json()["linked_applications"][0]["status"] == "submitted"
-    moved = client.post(f"/cases/{case_id}/transitions", json={"to_stage": "survey_and_connection"}, headers=STAFF)
-    assert moved.status_code == 200
+    # X-Staff-User counts from the gateway only (its console logs staff in), never from the actions.
+    as_staff = {"X-Staff-User": "li.ming"}
+    assert client.post(f"/cases/{case_id}/transitions", json={"to_stage": "survey_and_connection"},
+                       headers={**ACTIONS, **as_staff}).status_code == 403
+    moved = client.post(f"/cases/{case_id}/transitions", json={"to_stage": "survey_and_connection"},
+                        headers={**GATEWAY, **as_staff})
+    assert moved.status_code == 200 and moved.json()["history"][-1]["actor"] == "li.ming"
+    # The gateway reads a resident's cases redacted unless it acts for a staff member.
+    _no_staff_fields(client.get("/cases", params={"channel": "web", "sender_id": "web-sender-1"}, headers=GATEWAY).json())
 
 
 def _no_staff_fields(body: Any) -> None:

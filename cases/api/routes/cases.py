@@ -76,7 +76,9 @@ def create_case(
 def search_cases(
     channel: str = Query(..., min_length=1, max_length=16),
     sender_id: str = Query(..., min_length=1, max_length=128),
-    who: Caller = Depends(allow(ACTIONS, STAFF)),
+    # The gateway too: hand-offs order the queue by the resident's case deadlines and show
+    # staff the resident's open cases (redacted unless it acts for a logged-in staff member).
+    who: Caller = Depends(allow(ACTIONS, GATEWAY, STAFF)),
     session: Session = Depends(get_session),
     ctx: CaseContext = Depends(get_context),
 ) -> Dict[str, Any]:
