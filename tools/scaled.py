@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from common.rasa_auth import JWT_METHOD, rasa_api_headers
 from common.settings import ROOT
 from tools.services import PYTHON, Service, Stack, free_port
 
@@ -147,10 +148,12 @@ class ScaledStack(Stack):
                 [
                     PYTHON, "-m", "nlu.server", "run", "--enable-api", "--model", str(self.model),
                     "--interface", "127.0.0.1", "--port", str(port), "--auth-token", self.rasa_token,
+                    "--jwt-secret", self.rasa_token, "--jwt-method", JWT_METHOD,
                     "--endpoints", str(ROOT / "endpoints.scaled.yml"),
                     "--credentials", str(ROOT / "credentials.yml"),
                 ],
-                f"http://127.0.0.1:{port}/status?token={self.rasa_token}", rasa_env, logs / f"rasa-{n}.log",
+                f"http://127.0.0.1:{port}/status", rasa_env, logs / f"rasa-{n}.log",
+                health_headers=lambda: rasa_api_headers(self.rasa_token, "supervisor"),
             ))
         for n, port in enumerate(self.scaled_ports.gateways, 1):
             gateway_env = {**env, "GATEWAY_PORT": str(port)}

@@ -64,6 +64,13 @@ class Chat:
         self.sender_id: str = session["sender_id"]
         self.token: str = session["token"]
 
+    @classmethod
+    def through(cls, client: httpx.Client, chat: Chat) -> Chat:
+        """The same conversation (id and token) spoken through another gateway `client`."""
+        other = cls.__new__(cls)
+        other.client, other.sender_id, other.token = client, chat.sender_id, chat.token
+        return other
+
     @property
     def headers(self) -> Dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from common.db import make_engine, make_session_factory, session_scope
 from common.outbox import OutboxMessage
 from tests.databases import postgres_url, scratch_database
-from tests.e2e.application_helpers import STAFF_KEY, apply, cases_of
+from tests.e2e.application_helpers import apply, cases_of
 from tests.e2e.conftest import Chat, texts
 from tools.scaled import ScaledPorts, ScaledStack, missing_servers, prepare_postgres, redis_env
+from tools.secrets_env import staff_header
 from tools.train import ensure_model
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -59,7 +60,7 @@ class Alternating(Chat):
     """One conversation whose turns go to each gateway in turn (each through `Chat`)."""
 
     def __init__(self, chats: List[Chat]):
-        super().__init__(chats[0].client, chats[0].sender_id)
+        self.client, self.sender_id, self.token = chats[0].client, chats[0].sender_id, chats[0].token
         self.chats = chats
         self.turns = 0
 
@@ -72,8 +73,9 @@ class Alternating(Chat):
 
 
 def _conversation(gateways: List[httpx.Client], name: str) -> Alternating:
-    sender = f"scaled-{name}-{secrets.token_hex(3)}"
-    return Alternating([Chat(client, sender) for client in gateways])
+    """A conversation opened on the first gateway (sessions live in the shared database)."""
+    first = Chat(gateways[0])
+    return Alternating([first] + [Chat.through(client, first) for client in gateways[1:]])
 
 
 def test_turns_alternating_between_gateways_complete_one_application(scaled, gateways) -> None:  # noqa: ANN001
@@ -90,20 +92,20 @@ def test_a_status_update_is_pushed_once_with_both_gateways_notifiers(scaled, gat
     chat = _conversation(gateways, "push")
     apply(chat)
     case_id = chat.say("/affirm")["meta"]["case_id"]
-    current = httpx.get(f"{scaled.case_api_url}/cases/{case_id}", headers=STAFF_KEY, timeout=30).json()
+    current = httpx.get(f"{scaled.case_api_url}/cases/{case_id}", headers=staff_header(), timeout=30).json()
     moved = httpx.post(f"{scaled.case_api_url}/cases/{case_id}/transitions",
-                       json={"to_stage": current["next_stages"][0], "note": None}, headers=STAFF_KEY, timeout=30)
+                       json={"to_stage": current["next_stages"][0], "note": None}, headers=staff_header(), timeout=30)
     assert moved.status_code == 200, moved.text
     deadline = time.monotonic() + 30
     seen: List[List[Dict[str, Any]]] = []
     while time.monotonic() < deadline:
-        seen = [c.get(f"/api/chat/{chat.sender_id}/updates", params={"after": 0}).json()["messages"]
+        seen = [Chat.through(c, chat).updates(0).json()["messages"]
                 for c in gateways]
         if all(any(case_id in m["text"] for m in messages) for messages in seen):
             break
         time.sleep(0.3)
     time.sleep(2)  # both notifiers keep polling: a second copy would show up now
-    seen = [c.get(f"/api/chat/{chat.sender_id}/updates", params={"after": 0}).json()["messages"] for c in gateways]
+    seen = [Chat.through(c, chat).updates(0).json()["messages"] for c in gateways]
     for messages in seen:
         assert len([m for m in messages if case_id in m["text"]]) == 1, messages
     engine = make_engine(scaled.stores["DATABASE_URL"])
