@@ -11,6 +11,7 @@ shortened (in the same nesting as the defaults, `common/timeouts.py`) to keep it
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -34,7 +35,10 @@ def mount_tmpfs(size: str = "64m") -> Optional[Path]:
     """A size-limited tmpfs (needs root); None where it cannot be mounted."""
     where = Path(tempfile.mkdtemp(prefix="chaos-disk-"))
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
-    return where if done.returncode == 0 else None
+    if done.returncode != 0:
+        where.rmdir()
+        return None
+    return where
 
 
 @pytest.fixture(scope="package")
@@ -69,6 +73,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
             proxy.close()
             if disk is not None:
                 subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+                shutil.rmtree(disk, ignore_errors=True)
 
 
 @pytest.fixture()
