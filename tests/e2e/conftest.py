@@ -16,6 +16,7 @@ import pytest
 from tests.telegram.emulator import BotApiEmulator
 from tools.services import Ports, Stack
 from tools.train import ensure_model
+from tools.web_chat import BENCH_ENV
 
 # The staff supergroup (forum) of the stack's Telegram bot: hand-offs open topics there.
 TELEGRAM_STAFF_CHAT_ID = -1001000000001
@@ -36,6 +37,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_emulator: BotApiEmu
         "TELEGRAM_BASE_URL": telegram_emulator.base_url,
         "NOTIFIER_POLL_S": "0.2",
         "TELEGRAM_STAFF_CHAT_ID": str(TELEGRAM_STAFF_CHAT_ID),
+        # Every test conversation comes from 127.0.0.1: the per-address buckets (tested in
+        # tests/security) would throttle the suite itself; the per-conversation one stays.
+        **BENCH_ENV,
     }
     running = Stack(model=model, ports=Ports.free(), var_dir=tmp_path_factory.mktemp("var"), extra_env=telegram)
     running.start()

@@ -24,6 +24,7 @@ from tests.e2e.conftest import Chat, texts
 from tools.scaled import ScaledPorts, ScaledStack, missing_servers, prepare_postgres, redis_env
 from tools.secrets_env import staff_header
 from tools.train import ensure_model
+from tools.web_chat import BENCH_ENV
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 UNAVAILABLE = "暂时无法回复"
@@ -39,7 +40,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
         stack = ScaledStack(
             model=model, scaled_ports=ScaledPorts.free(), var_dir=tmp_path_factory.mktemp("scaled"),
             stores=prepare_postgres(url), redis=redis_env(REDIS_URL, f"test{secrets.token_hex(4)}"),
-            extra_env={"NOTIFIER_POLL_S": "0.2"},
+            extra_env={"NOTIFIER_POLL_S": "0.2", **BENCH_ENV},
         )
         stack.start()
         try:
