@@ -71,9 +71,15 @@ async def test_the_web_api_answers_503_with_retry_after(tmp_path: Path) -> None:
         app.state.chat = ChatService(settings, rasa, app.state.sessions)  # type: ignore[arg-type]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            first = asyncio.create_task(client.post("/api/chat", json={"sender_id": "a", "text": "你好"}))
+            a, b = [(await client.post("/api/chat/sessions")).json() for _ in range(2)]
+
+            def turn(session: Dict[str, str]) -> Any:
+                return client.post("/api/chat", json={"sender_id": session["sender_id"], "text": "你好"},
+                                   headers={"Authorization": f"Bearer {session['token']}"})
+
+            first = asyncio.create_task(turn(a))
             await asyncio.sleep(0.05)
-            refused = await client.post("/api/chat", json={"sender_id": "b", "text": "你好"})
+            refused = await turn(b)
             rasa.release.set()
             assert (await first).status_code == 200
     assert refused.status_code == 503

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from fastapi.testclient import TestClient
@@ -70,10 +70,36 @@ def login(client: TestClient, username: str) -> Dict[str, str]:
     return {"X-CSRF-Token": csrf}
 
 
-def say(client: TestClient, sender: str, text: str) -> Dict[str, Any]:
-    response = client.post("/api/chat", json={"sender_id": sender, "text": text})
+# Residents by name: each a conversation the gateway issued (`POST /api/chat/sessions`).
+_residents: Dict[str, Dict[str, str]] = {}
+
+
+def resident(client: TestClient, name: str) -> Dict[str, str]:
+    if name not in _residents:
+        response = client.post("/api/chat/sessions")
+        assert response.status_code == 201, response.text
+        _residents[name] = response.json()
+    return _residents[name]
+
+
+def sid(name: str) -> str:
+    return _residents[name]["sender_id"]
+
+
+def say(client: TestClient, name: str, text: str) -> Dict[str, Any]:
+    session = resident(client, name)
+    response = client.post("/api/chat", json={"sender_id": session["sender_id"], "text": text},
+                           headers={"Authorization": f"Bearer {session['token']}"})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def pushed(client: TestClient, name: str) -> List[Dict[str, Any]]:
+    session = resident(client, name)
+    response = client.get(f"/api/chat/{session['sender_id']}/updates?after=0",
+                          headers={"Authorization": f"Bearer {session['token']}"})
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]
 
 
 def test_login_cookie_and_access_control(gateway: TestClient) -> None:
@@ -106,7 +132,7 @@ def test_queue_claim_relay_note_close_rating(gateway: TestClient) -> None:
     assert urgent["meta"]["handoff"] is True and "120" in urgent["messages"][0]["text"]
     alice = login(gateway, "alice")
     queue = gateway.get("/staff/api/handoffs?state=waiting").json()["handoffs"]
-    assert [h["sender_id"] for h in queue] == ["web-r2", "web-r1"]
+    assert [h["sender_id"] for h in queue] == [sid("web-r2"), sid("web-r1")]
     assert queue[0]["priority"] == "urgent" and set(queue[1]) >= {
         "id", "state", "channel", "sender_id", "reason", "priority", "locale", "opened_at", "waiting_s", "assignee"}
     ticket = queue[1]["id"]
@@ -127,13 +153,13 @@ def test_queue_claim_relay_note_close_rating(gateway: TestClient) -> None:
                         json={"text": "me too", "internal": False}).status_code == 409
     assert gateway.post(f"/staff/api/handoffs/{ticket}/close", headers=bob).status_code == 409
 
-    updates = gateway.get("/api/chat/web-r1/updates?after=0").json()["messages"]
+    updates = pushed(gateway, "web-r1")
     relayed = [u["text"] for u in updates]
     assert t("handoff.staff_says", "zh_Hans", text="您好，我是客服小李") in relayed
     assert not any("情绪激动" in text for text in relayed)  # the note stays with staff
     assert any("在线申请" in text or "申请" in text for text in relayed[2:])  # the canned answer
     assert all(isinstance(u["seq"], int) for u in updates)
-    assert gateway.get("/api/chat/web-r2/updates?after=0").json()["messages"] == []  # nothing to another
+    assert pushed(gateway, "web-r2") == []  # nothing to another
 
     silent = say(gateway, "web-r1", "好的，我的手机是13812345678")
     assert silent["meta"]["handoff"] is True and silent["messages"] == []
@@ -149,7 +175,7 @@ def test_queue_claim_relay_note_close_rating(gateway: TestClient) -> None:
     assert gateway.post(f"/staff/api/handoffs/{ticket}/close", headers=alice).status_code == 200
     assert gateway.post(f"/staff/api/handoffs/{ticket}/close", headers=alice).status_code == 409
 
-    last = gateway.get("/api/chat/web-r1/updates?after=0").json()["messages"][-1]
+    last = pushed(gateway, "web-r1")[-1]
     assert [b["payload"] for b in last["buttons"]] == [f"/handoff_rate_{n}" for n in range(1, 6)]
     assert say(gateway, "web-r1", "/handoff_rate_1")["messages"][0]["text"].startswith(
         t("handoff.rate.callback", "zh_Hans"))
