@@ -215,7 +215,9 @@ class TelegramFrontEnd:
         app, offset, delay = self.application, None, 1.0
         while True:
             try:
-                updates = await app.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S,
+                # The first call answers at once (what is waiting, or nothing): the bot is
+                # polling from then on; later calls wait for updates as long polling does.
+                updates = await app.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S if self.polling else 0,
                                                     allowed_updates=Update.ALL_TYPES)
             except TelegramError as exc:
                 logger.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, delay)
