@@ -334,6 +334,7 @@ async def test_start_up_says_clearly_when_the_bot_cannot_manage_topics(
         assert application.bot_data[STAFF_GROUP_KEY].ready is False
         assert any("can_manage_topics" in r.getMessage() for r in caplog.records)
         handoff = await handoffs.request("tg:77", "telegram", "zh_Hans", "asked")
+        await handoffs.idle()  # the service runs its listeners' hooks in the background
         await application.bot_data[STAFF_GROUP_KEY].drain()
         assert (await handoffs.get(handoff.id)).state == m.STATE_WAITING  # it waits in the queue
         assert any("not enough rights to create a topic" in r.getMessage().lower() for r in caplog.records)
