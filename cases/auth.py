@@ -78,8 +78,9 @@ def caller(request: Request, x_api_key: Optional[str] = Header(None, description
 def allow(*roles: str) -> Callable[..., Caller]:
     """A dependency admitting only `roles` (401 without a key, 403 for another role).
 
-    `X-Staff-User` counts only from the gateway (its console logs staff in): a request from the
-    gateway naming a staff member is a staff request; from any other client the header is ignored.
+    `X-Staff-User` names the staff member: from the gateway (its console logs staff in) it makes
+    the request a staff request; from a staff tool it names who acts; from any other client it
+    is ignored.
     """
 
     def _check(
@@ -90,8 +91,8 @@ def allow(*roles: str) -> Callable[..., Caller]:
         ),
     ) -> Caller:
         who = caller(request, x_api_key)
-        if who.role == GATEWAY and x_staff_user and x_staff_user.strip():
-            who = Caller(GATEWAY, x_staff_user.strip())
+        if who.role in (GATEWAY, STAFF) and x_staff_user and x_staff_user.strip():
+            who = Caller(who.role, x_staff_user.strip())
         if who.role not in roles:
             raise ApiError(403, f"this key's role ({who.role}) may not do this")
         return who

@@ -19,7 +19,7 @@ from cases.timelimits import WorkCalendar, amber_count
 from cases.workdays import add_working_days, load_holiday_file
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings, SettingsError
-from tests.cases.conftest import CHEN, STAFF, WANG, Clock
+from tests.cases.conftest import CHEN, NO_KEY, STAFF, WANG, Clock
 
 ROOT_HOLIDAYS = load_holiday_file(Settings().holidays_file)
 
@@ -153,10 +153,10 @@ def test_the_queue_filters_sorts_and_pages(
     first = client.get("/queue/due", params={"limit": 1}, headers=STAFF).json()
     rest = client.get("/queue/due", params={"after": first["next_after"]}, headers=STAFF).json()
     assert [r[0] for r in first["cases"] + rest["cases"]] == [old, amber]
-    assert client.get("/queue/due").status_code == 401
+    assert client.get("/queue/due", headers=NO_KEY).status_code == 401
     assert client.get("/queue", params={"light": "blue"}, headers=STAFF).status_code == 422
     assert client.get("/queue", params={"limit": 0}, headers=STAFF).status_code == 422
-    assert client.get("/queue").status_code == 401
+    assert client.get("/queue", headers=NO_KEY).status_code == 401
 
 
 def test_the_actor_is_checked(client: TestClient, create: Callable[..., Dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict
 
 from fastapi.testclient import TestClient
 
-from tests.cases.conftest import CHEN, STAFF, WANG, Clock
+from tests.cases.conftest import CHEN, NO_KEY, STAFF, WANG, Clock
 
 
 def _at(day: str) -> dt.datetime:
@@ -61,7 +61,7 @@ def test_figures_of_cases_with_known_outcomes(
 
 
 def test_report_refusals(client: TestClient) -> None:
-    assert client.get("/reports/cases").status_code == 401
+    assert client.get("/reports/cases", headers=NO_KEY).status_code == 401
     bad = client.get("/reports/cases", params={"since": "2026-12-10", "until": "2026-12-01"}, headers=STAFF)
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "since"
     assert client.get("/reports/cases", params={"since": "not-a-date"}, headers=STAFF).status_code == 422

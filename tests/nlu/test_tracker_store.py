@@ -94,6 +94,7 @@ def test_endpoints_sql_url_moves_the_store_to_either_engine(
     from common.settings import ROOT
 
     monkeypatch.setenv("RASA_TRACKER_URL", database_url)
+    monkeypatch.setenv("SERVICE_CALL_SECRET", "s" * 32)  # endpoints.yml sends it to the action server
     monkeypatch.setenv("RASA_TRACKER_DB", str(tmp_path / "unused.db"))
     monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:9/webhook")
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")

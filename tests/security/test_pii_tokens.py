@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import sessionmaker
 
 import actions.context as action_context
+import actions.services as action_services
 from actions.forms.application import ValidateApplicationForm
 from common import pii_vault
 from common.crypto import FieldCipher
@@ -80,7 +81,7 @@ def test_the_gateway_sends_rasa_tokens_only(gateway: TestClient) -> None:
 
 @pytest.mark.asyncio
 async def test_the_form_reads_the_values_behind_the_tokens(sessions: sessionmaker, monkeypatch) -> None:
-    monkeypatch.setattr(action_context, "_sessions", sessions)
+    monkeypatch.setattr(action_services.current(), "_sessions", sessions)
     with session_scope(sessions) as session:
         typed = pii_vault.tokenize("我叫张三，身份证440802 19800312 0310，手机138-0013-8000", "form-sender", CIPHER,
                                    session=session)

@@ -23,7 +23,6 @@ from tests.cases.conftest import (
     CHEN,
     GATEWAY,
     PHONE,
-    Clock,
     Receiver,
     application,
     make_settings,
@@ -160,7 +159,7 @@ def test_codes_and_checks_are_limited_per_requester(client: TestClient, create: 
 
 def test_outside_development_codes_need_a_real_sms_gateway(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
     prod = make_settings(tmp_path, app_env="production")
-    with staff_client(build_app(prod, clock=Clock())) as client:
+    with staff_client(build_app(prod)) as client:  # the real clock: no other is allowed outside test
         case_id = client.post("/cases", json=application(CHEN), headers=new_key()).json()["case_id"]
         response = _ask(client, case_id)
         assert response.status_code == 503 and "SMS_GATEWAY_URL" in response.json()["error"]
@@ -168,7 +167,7 @@ def test_outside_development_codes_need_a_real_sms_gateway(tmp_path: Path, recei
     assert not (tmp_path / OUTBOX_NAME).exists()
     received = receivers(lambda _path, _headers, _raw: (200, {}))
     gateway = dataclasses.replace(prod, sms_gateway_url=f"{received.url}/sms", sms_gateway_token="t" * 40)
-    with staff_client(build_app(gateway, clock=Clock())) as client:
+    with staff_client(build_app(gateway)) as client:
         assert _ask(client, case_id).status_code == 202
     [(path, headers, raw)] = received.wait_for(1)
     assert path == "/sms" and headers["Authorization"] == "Bearer " + "t" * 40

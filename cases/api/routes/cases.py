@@ -177,6 +177,8 @@ def create_transition(
     actor = body.actor or who.staff_user
     if actor is not None and not re.match(STAFF_USER, actor):
         raise invalid([problem("X-Staff-User", "format")])
+    if actor is not None and not re.match(STAFF_USER, actor):
+        raise invalid([problem("X-Staff-User", "format")])
     case = crud.get_case(case_id, session=session)
     crud.move_case(case, body.to_stage, body.note, session=session, ctx=ctx, actor=actor)
     session.commit()
