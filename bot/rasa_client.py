@@ -119,13 +119,13 @@ class RasaClient:
             raise RasaUnavailable("rasa: unexpected response body")
         return body
 
-    async def tracker(self, sender_id: str) -> Optional[Dict[str, Any]]:
-        """The conversation's current state (slots, latest message) without its events."""
+    async def _read_tracker(self, sender_id: str, include_events: str) -> Optional[Dict[str, Any]]:
+        """The conversation's tracker from the first instance that answers; None if unreadable."""
 
         async def get(base: str) -> httpx.Response:
             return await self._http.get(
                 f"{base}/conversations/{conversation_path(sender_id)}/tracker",
-                params={"include_events": "NONE"},
+                params={"include_events": include_events},
                 headers=rasa_api_headers(self._token, "gateway"),
                 timeout=self._timeout,
             )
@@ -136,25 +136,15 @@ class RasaClient:
             return None
         return response.json() if response.status_code == 200 else None
 
+    async def tracker(self, sender_id: str) -> Optional[Dict[str, Any]]:
+        """The conversation's current state (slots, latest message) without its events."""
+        return await self._read_tracker(sender_id, "NONE")
+
     async def events(self, sender_id: str) -> Optional[List[Dict[str, Any]]]:
         """The conversation's events since its last restart (the transcript staff read, the
         recovery of an interrupted turn); None when Rasa cannot be read."""
-
-        async def get(base: str) -> httpx.Response:
-            return await self._http.get(
-                f"{base}/conversations/{conversation_path(sender_id)}/tracker",
-                params={"include_events": "AFTER_RESTART"},
-                headers=rasa_api_headers(self._token, "gateway"),
-                timeout=self._timeout,
-            )
-
-        try:
-            response = await self._each(get)
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        return list((response.json() or {}).get("events") or [])
+        tracker = await self._read_tracker(sender_id, "AFTER_RESTART")
+        return None if tracker is None else list(tracker.get("events") or [])
 
     async def append_event(self, sender_id: str, event: Dict[str, Any]) -> bool:
         """Appends an event (e.g. `{"event": "pause"}` / `"resume"`) to the conversation's tracker."""
