@@ -10,7 +10,6 @@ shortened (in the same nesting as the defaults, `common/timeouts.py`) to keep it
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import subprocess
 import tempfile
@@ -26,9 +25,9 @@ from tests.telegram.emulator import BotApiEmulator
 from tools.services import Ports, Stack
 from tools.supervisor import Policy, Supervisor, SupervisorThread
 from tools.train import ensure_model
+from tools.web_chat import BENCH_ENV
 
 POLICY = Policy(backoff_s=0.3, max_backoff_s=2.0, max_failures=6, window_s=60.0, start_timeout_s=300.0)
-_senders = itertools.count()
 
 
 def mount_tmpfs(size: str = "64m") -> Optional[Path]:
@@ -57,6 +56,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
             "TELEGRAM_BOT_TOKEN": emulator.token,
             "TELEGRAM_BASE_URL": emulator.base_url,
             "NOTIFIER_POLL_S": "0.2",
+            **BENCH_ENV,  # every conversation comes from 127.0.0.1
         }
         if disk is not None:
             env["DATABASE_URL"] = f"sqlite:///{disk / 'app.db'}"
@@ -84,4 +84,4 @@ def client(chaos: Chaos) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def chat(client: httpx.Client) -> Chat:
-    return Chat(client, f"chaos-{next(_senders)}")
+    return Chat(client)

@@ -12,8 +12,9 @@ from common import outbox
 from common.db import make_engine, make_session_factory, session_scope
 from common.i18n import t
 from tests.chaos.faults import Chaos
-from tests.e2e.application_helpers import CHEN, STAFF_KEY
+from tests.e2e.application_helpers import CHEN
 from tests.e2e.conftest import Chat
+from tools.secrets_env import staff_header
 from tools.services import Stack
 
 _keys = itertools.count()
@@ -67,16 +68,16 @@ def create_case(chaos: Chaos, channel: str, sender_id: str) -> Dict[str, Any]:
         "consent": {"registry": True, "esign": True, "confirmed_at": "2026-11-24T10:00:00+08:00"},
     }
     key = {"Idempotency-Key": f"chaos-push-{sender_id}-{next(_keys)}"}
-    response = httpx.post(f"{chaos.stack.case_api_url}/cases", json=body, headers=key, timeout=30)
+    response = httpx.post(f"{chaos.stack.case_api_url}/cases", json=body, headers={**key, **staff_header()}, timeout=30)
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
 def transition(chaos: Chaos, case: Dict[str, Any]) -> Dict[str, Any]:
     url = f"{chaos.stack.case_api_url}/cases/{case['case_id']}"
-    current = httpx.get(url, headers=STAFF_KEY, timeout=30).json()
+    current = httpx.get(url, headers=staff_header(), timeout=30).json()
     response = httpx.post(
-        f"{url}/transitions", json={"to_stage": current["next_stages"][0], "note": None}, headers=STAFF_KEY,
+        f"{url}/transitions", json={"to_stage": current["next_stages"][0], "note": None}, headers=staff_header(),
         timeout=30,
     )
     assert response.status_code == 200, response.text
