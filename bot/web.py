@@ -84,10 +84,17 @@ class SessionOut(BaseModel):
 AUTH_HEADER = Header(None, description="`Bearer <token>` of the conversation (POST /api/chat/sessions).")
 
 
+_grants = web_sessions.GrantCache()
+
+
 def authorize(request: Request, sender_id: str, authorization: Optional[str]) -> None:
     """Lets the request through only with the bearer token of conversation `sender_id`."""
+    if _grants.granted(sender_id, authorization):
+        return
     with session_scope(request.app.state.sessions) as session:
         access = web_sessions.check(sender_id, authorization, session=session)
+    if access is web_sessions.Access.GRANTED:
+        _grants.remember(sender_id, authorization)
     if access is web_sessions.Access.MISSING:
         raise HTTPException(401, "a bearer token is required (POST /api/chat/sessions)",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
@@ -75,6 +76,34 @@ def bearer_token(authorization: Optional[str]) -> Optional[str]:
     if scheme.lower() != "bearer" or not token or len(token) > 256:
         return None
     return token
+
+
+class GrantCache:
+    """Conversations this process has already seen their token for (id → token digest), so a
+    turn costs no database read; bounded, oldest forgotten first. Issued tokens never change,
+    so a cached grant stays true (a database that cannot be opened, a full disk, does not shut
+    out residents who are already talking)."""
+
+    def __init__(self, size: int = 20_000):
+        self._size = size
+        self._digests: OrderedDict[str, str] = OrderedDict()
+
+    def granted(self, sender_id: str, authorization: Optional[str]) -> bool:
+        token = bearer_token(authorization)
+        known = self._digests.get(sender_id)
+        if token is None or known is None or not hmac.compare_digest(known, _digest(token)):
+            return False
+        self._digests.move_to_end(sender_id)
+        return True
+
+    def remember(self, sender_id: str, authorization: Optional[str]) -> None:
+        token = bearer_token(authorization)
+        if token is None:
+            return
+        self._digests[sender_id] = _digest(token)
+        self._digests.move_to_end(sender_id)
+        while len(self._digests) > self._size:
+            self._digests.popitem(last=False)
 
 
 def check(sender_id: str, authorization: Optional[str], *, session: Session) -> Access:
