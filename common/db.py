@@ -13,6 +13,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeMeta, Session, registry, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 mapper_registry = registry()
 Base: DeclarativeMeta = mapper_registry.generate_base()
@@ -22,14 +23,21 @@ def make_engine(url: str) -> Engine:
     """Creates an engine; SQLite gets WAL and a busy timeout so several processes can share it."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # A pool of open connections (SQLAlchemy 1.4 opens a new one per session for SQLite
+        # files): cheaper per turn, and a full disk, on which no new connection can be opened,
+        # still lets the open ones read.
         engine = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
+            url, future=True, connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=QueuePool, pool_size=5, max_overflow=20,
         )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL is kept in the file: set it once. Setting it again writes, which fails on a
+            # full disk and would stop every new connection, reads included.
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit costs no fsync (about 5 ms each here, on the gateway's event
             # loop); still safe against any process crash, only the last commits can be lost
             # with the machine's power.

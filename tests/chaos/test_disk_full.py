@@ -16,7 +16,7 @@ import pytest
 from tests.chaos.faults import Chaos
 from tests.chaos.helpers import STEPS, create_case, push_line, pushed, receipts, run_steps, transition
 from tests.e2e.application_helpers import cases_of
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import Chat, texts
 
 
 def fill(disk: Path) -> Path:
@@ -49,7 +49,8 @@ def test_disk_full_is_reported_retried_and_survived(chaos: Chaos, chat: Chat) ->
         failures = gateway_log.read_bytes()[log_before:].decode(errors="replace")
         assert failures.count("notifier step failed: OperationalError") >= 2  # reported, retried
         answer = chat.say("三零服务是什么意思")
-        assert answer["meta"]["answer_id"] == "sanling"
+        # Answered from the knowledge base (三零 is regional: with no city named, its general rule).
+        assert answer["meta"]["fallback"] is False and "三零" in texts(answer), answer
         done = chat.say("确认")
         [created] = cases_of(chaos.stack, chat.sender_id)
         assert receipts(done["messages"], created["case_id"]) == 1
