@@ -31,6 +31,7 @@ import httpx
 
 from common.settings import ROOT
 from tools.services import Ports, Stack
+from tools.web_chat import BENCH_ENV, open_conversation_async
 
 PASSWORD = "bench staff password"
 AGENTS = ("bench.a", "bench.b", "bench.c", "bench.d")
@@ -74,13 +75,15 @@ async def _login(http: httpx.AsyncClient, name: str) -> str:
     return response.json()["csrf_token"]
 
 
-async def _one(resident: httpx.AsyncClient, staff: httpx.AsyncClient, csrf: str, sender: str,
+async def _one(resident: httpx.AsyncClient, staff: httpx.AsyncClient, csrf: str,
                result: Dict[str, List[float]]) -> None:
+    chat = await open_conversation_async(resident)  # a web conversation the gateway issued
+    sender, auth = chat.sender_id, chat.headers
     started = time.monotonic()
     found: Dict[str, Any] = {}
 
     async def ask() -> float:
-        response = await resident.post("/api/chat", json={"sender_id": sender, "text": "转人工"})
+        response = await resident.post("/api/chat", json=chat.body("转人工"), headers=auth)
         response.raise_for_status()
         return time.monotonic()
 
@@ -99,7 +102,7 @@ async def _one(resident: httpx.AsyncClient, staff: httpx.AsyncClient, csrf: str,
     handoff_id = found["id"]
     headers = {"X-CSRF-Token": csrf}
     (await staff.post(f"/staff/api/handoffs/{handoff_id}/claim", headers=headers)).raise_for_status()
-    seen = (await resident.get(f"/api/chat/{sender}/updates")).json()["last_seq"]
+    seen = (await resident.get(f"/api/chat/{sender}/updates", headers=auth)).json()["last_seq"]
 
     marker = f"bench reply {uuid.uuid4().hex[:8]}"
     sent = time.monotonic()
@@ -107,14 +110,14 @@ async def _one(resident: httpx.AsyncClient, staff: httpx.AsyncClient, csrf: str,
                       json={"text": marker, "internal": False})).raise_for_status()
 
     async def delivered() -> bool:
-        body = (await resident.get(f"/api/chat/{sender}/updates", params={"after": seen})).json()
+        body = (await resident.get(f"/api/chat/{sender}/updates", params={"after": seen}, headers=auth)).json()
         return any(marker in m["text"] for m in body["messages"])
 
     result["staff_to_resident"].append(await _until(delivered) - sent)
 
     words = f"resident words {uuid.uuid4().hex[:8]}"
     sent = time.monotonic()
-    (await resident.post("/api/chat", json={"sender_id": sender, "text": words})).raise_for_status()
+    (await resident.post("/api/chat", json=chat.body(words), headers=auth)).raise_for_status()
 
     async def in_transcript() -> bool:
         body = (await staff.get(f"/staff/api/handoffs/{handoff_id}")).json()
@@ -133,10 +136,8 @@ async def _measure(stack: Stack, handoffs: int) -> Dict[str, Any]:
         agents = [httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, limits=limits) for _ in AGENTS]
         try:
             tokens = [await _login(http, name) for http, name in zip(agents, AGENTS, strict=True)]
-            run = uuid.uuid4().hex[:6]
             await asyncio.gather(*(
-                _one(resident, agents[i % len(agents)], tokens[i % len(agents)], f"bench-handoff-{run}-{i}", result)
-                for i in range(handoffs)
+                _one(resident, agents[i % len(agents)], tokens[i % len(agents)], result) for i in range(handoffs)
             ))
         finally:
             for http in agents:
@@ -168,7 +169,7 @@ def main() -> None:
     parser.add_argument("--handoffs", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-handoff-") as var:
-        stack = Stack(model=ensure_model(), ports=Ports.free(), var_dir=Path(var))
+        stack = Stack(model=ensure_model(), ports=Ports.free(), var_dir=Path(var), extra_env=BENCH_ENV)
         stack.start()
         try:
             print_report(measure(stack, args.handoffs))
