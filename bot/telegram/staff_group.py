@@ -284,16 +284,7 @@ class StaffGroup:
         await self.post(handoff_id, t(key, self.locale, ticket=handoff.ticket, staff=by), recreate=False)
         if state == "closed":
             return
-        try:
-            await self.bot.close_forum_topic(self.chat_id, thread)
-        except BadRequest as exc:
-            if topic_gone(exc):
-                self._forget(handoff_id)
-                return
-            if "topic_not_modified" not in str(exc.message).lower():
-                raise
-        with session_scope(self.sessions) as session:
-            store.set_state(handoff_id, "closed", session=session)
+        await self._set_topic(handoff_id, thread, "closed")
 
     # ---- posting --------------------------------------------------------------------------------
 
@@ -376,8 +367,14 @@ class StaffGroup:
         return []
 
     async def _reopen(self, handoff_id: int, thread: int) -> None:
+        await self._set_topic(handoff_id, thread, "open")
+
+    async def _set_topic(self, handoff_id: int, thread: int, state: str) -> None:
+        """Closes or reopens the topic and records it; a topic already so is fine, a deleted one
+        is forgotten (the next post recreates it)."""
+        change = self.bot.close_forum_topic if state == "closed" else self.bot.reopen_forum_topic
         try:
-            await self.bot.reopen_forum_topic(self.chat_id, thread)
+            await change(self.chat_id, thread)
         except BadRequest as exc:
             if topic_gone(exc):
                 self._forget(handoff_id)
@@ -385,7 +382,7 @@ class StaffGroup:
             if "topic_not_modified" not in str(exc.message).lower():
                 raise
         with session_scope(self.sessions) as session:
-            store.set_state(handoff_id, "open", session=session)
+            store.set_state(handoff_id, state, session=session)
 
     async def say(self, thread: Optional[int], text: str) -> None:
         """A reply to staff (a command's answer) in topic `thread` or General."""
