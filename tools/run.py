@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from common.settings import Settings
 from tools import secrets_env
@@ -33,6 +34,12 @@ def main() -> int:
     print(f"\nweb chat: {stack.gateway_url}/   (API docs: {stack.gateway_url}/docs)", flush=True)
     print(f"case API: {stack.case_api_url}/   (API docs: {stack.case_api_url}/docs)", flush=True)
     print(f"logs: {settings.var_dir / 'logs'}; Ctrl-C stops everything\n", flush=True)
+    return supervise(stack, settings.var_dir / "logs")
+
+
+def supervise(stack: Stack, logs: Path) -> int:
+    """Keeps a started stack running (restarts with back-off) until Ctrl-C or the supervisor
+    gives up, then stops it; the exit code of `make run` and `make run-scaled`."""
     stopping = threading.Event()
 
     def _stop(_signum, _frame) -> None:  # type: ignore[no-untyped-def]
@@ -44,12 +51,11 @@ def main() -> int:
     gave_up = supervisor.run(stopping)
     code = 0
     if gave_up:
-        print(f"{gave_up}; stopping everything (see {settings.var_dir / 'logs'})", file=sys.stderr, flush=True)
+        print(f"{gave_up}; stopping everything (see {logs})", file=sys.stderr, flush=True)
         code = 1
     print("stopping ...", flush=True)
     stack.stop()
     return code
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,17 +7,18 @@ Gateways on 8080 and 8081 (so not beside `make run`), Rasa on 5005/5006, actions
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
 
 from common.settings import Settings
+from tools import secrets_env
+from tools.run import supervise
 from tools.scaled import ScaledStack, missing_servers, prepare_postgres, redis_env
 from tools.services import ServiceError
 from tools.train import ensure_model
 
 
 def main() -> int:
+    secrets_env.apply()  # real secrets on a fresh clone (.env), as `make run`
     settings = Settings.from_env()
     missing = missing_servers(settings.postgres_url, settings.redis_url)
     if missing:
@@ -37,25 +38,7 @@ def main() -> int:
     for url in stack.gateway_urls:
         print(f"web chat: {url}/", flush=True)
     print(f"case API: {stack.case_api_url}/; logs: {stack.var_dir / 'logs'}; Ctrl-C stops everything\n", flush=True)
-    stopping = False
-
-    def _stop(_signum, _frame) -> None:  # type: ignore[no-untyped-def]
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    code = 0
-    while not stopping:
-        dead = stack.dead()
-        if dead:
-            print(f"service stopped unexpectedly: {', '.join(dead)} (see {stack.var_dir / 'logs'})", file=sys.stderr)
-            code = 1
-            break
-        time.sleep(1)
-    print("stopping ...", flush=True)
-    stack.stop()
-    return code
+    return supervise(stack, stack.var_dir / "logs")
 
 
 if __name__ == "__main__":
