@@ -5,11 +5,19 @@ whoever reaches port 5005 could speak as any resident (and read the replies). Th
 keeps the channel (same URL, `/webhooks/rest/webhook`, same payloads) and refuses a request
 without `X-Service-Secret: <SERVICE_CALL_SECRET>` with 401; the gateway sends it
 (`bot/rasa_client.py`). Registered in `credentials.yml`.
+
+A turn, once received, runs to its end even when the caller goes away. Sanic cancels a
+request's handler when its connection drops (`connection_lost` → `task.cancel()`), so a
+gateway killed mid-turn would cancel Rasa's turn half-way: after the action server created a
+case but before the tracker was saved, losing the receipt that the gateway's turn journal
+(`bot/turn_journal.py`) reads back from the tracker at its restart. The turn is therefore run
+shielded, as its own task, and only the wait for it is cancelled.
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, Optional
+import asyncio
+from typing import Any, Awaitable, Callable, Dict, Optional, Set
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -19,6 +27,23 @@ from sanic.response import HTTPResponse
 
 from common.service_secret import SECRET_HEADER, SECRET_NAME, secret_matches
 from common.settings import Settings
+
+_finishing: Set[asyncio.Task[None]] = set()  # turns whose caller left, kept referenced
+
+
+OnNewMessage = Callable[[UserMessage], Awaitable[None]]
+
+
+def run_to_the_end(on_new_message: OnNewMessage) -> OnNewMessage:
+    """`on_new_message` whose turn is not cancelled with the request that brought it."""
+
+    async def handle(message: UserMessage) -> None:
+        task = asyncio.ensure_future(on_new_message(message))
+        _finishing.add(task)
+        task.add_done_callback(_finishing.discard)
+        await asyncio.shield(task)
+
+    return handle
 
 
 class SecretRestInput(RestInput):
@@ -36,7 +61,7 @@ class SecretRestInput(RestInput):
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        webhook = super().blueprint(run_to_the_end(on_new_message))
 
         @webhook.middleware("request")
         async def require_secret(request: Request) -> Optional[HTTPResponse]:
