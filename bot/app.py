@@ -64,6 +64,7 @@ def build_app(settings: Settings) -> FastAPI:
                 yield
                 with contextlib.suppress(asyncio.TimeoutError):  # hand-off hooks still running
                     await asyncio.wait_for(app.state.handoffs.idle(), 5.0)
+            await app.state.limits.close()
         engine.dispose()
 
     app = FastAPI(

@@ -110,7 +110,7 @@ def client_address(request: Request) -> str:
              responses={429: {"description": "Too many new conversations from this address"}})
 async def create_session(request: Request) -> Any:
     """Starts a web conversation: its id and the token that alone may use it."""
-    wait = request.app.state.limits.sessions.take(client_address(request))
+    wait = await request.app.state.limits.sessions.take(client_address(request))
     if wait:
         return too_many(wait, request.app.state.settings.default_locale)
     with session_scope(request.app.state.sessions) as session:
@@ -125,11 +125,11 @@ async def post_chat(body: ChatRequest, request: Request, authorization: Optional
     """Runs one turn of the conversation `sender_id`."""
     limits = request.app.state.limits
     locale = normalize_locale(body.locale or "") or request.app.state.settings.default_locale
-    wait = limits.address.take(client_address(request))
+    wait = await limits.address.take(client_address(request))
     if wait:
         return too_many(wait, locale)
     authorize(request, body.sender_id, authorization)
-    wait = limits.sender.take(body.sender_id)
+    wait = await limits.sender.take(body.sender_id)
     if wait:
         return too_many(wait, locale)
     turn = await request.app.state.chat.handle(body.sender_id, body.text, "web", body.locale)
