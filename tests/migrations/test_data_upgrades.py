@@ -1,6 +1,7 @@
-"""The one-open-hand-off index's migration over a database that already has duplicates (two
-gateways before the index could open two): the newest open one stays, the older ones are
-closed with a note, closed hand-offs and other conversations are untouched; both engines."""
+"""Upgrades that carry data, on both engines: the one-open-hand-off index over a database that
+already has duplicates (two gateways before the index could open two: the newest open one
+stays, older ones are closed with a note, closed hand-offs and other conversations are
+untouched); web sessions issued before their last use was recorded."""
 
 from __future__ import annotations
 
@@ -38,6 +39,26 @@ def test_older_duplicates_are_closed_before_the_index_is_built(database_url: str
         assert states == {1: "closed", 2: "closed", 3: "closed", 4: "waiting", 5: "active", 6: "closed"}
         assert closed_by[1] == closed_by[3] == "system" and closed_by[2] is None
         assert notes == [1, 3]
+        assert migrate.differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_sessions_issued_before_last_use_was_recorded_start_a_full_idle_period(database_url: str) -> None:
+    command.upgrade(migrate.config(migrate.APP, database_url), "5b1e7c3d9a20")
+    engine = make_engine(database_url)
+    created = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)  # long before any idle limit
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO web_sessions (sender_id, token_sha256, created_at) VALUES ('web:old', :d, :c)"),
+                     {"d": "0" * 64, "c": created})
+    before = dt.datetime.now(dt.timezone.utc)
+    migrate._upgraded.clear()
+    migrate.upgrade(database_url)
+    try:
+        with engine.connect() as conn:
+            used = conn.execute(text("SELECT last_used_at FROM web_sessions")).scalar_one()
+        used = used if isinstance(used, dt.datetime) else dt.datetime.fromisoformat(str(used))
+        assert (used if used.tzinfo else used.replace(tzinfo=dt.timezone.utc)) >= before - dt.timedelta(seconds=1)
         assert migrate.differences(engine) == []
     finally:
         engine.dispose()
