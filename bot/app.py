@@ -64,6 +64,7 @@ def build_app(settings: Settings) -> FastAPI:
                 yield
                 with contextlib.suppress(asyncio.TimeoutError):  # hand-off hooks still running
                     await asyncio.wait_for(app.state.handoffs.idle(), 5.0)
+            await app.state.limits.close()
         engine.dispose()
 
     app = FastAPI(
@@ -93,7 +94,8 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}  # a dict: error + reason
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -33,9 +33,10 @@ async def background(app: FastAPI, settings: Settings, http: httpx.AsyncClient) 
     if settings.telegram_bot_token:
         # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        limits = getattr(state, "limits", None)
         application = build_telegram(
             settings, state.chat, state.sessions, state.knowledge, state.case_client, http=http,
-            handoffs=getattr(state, "handoffs", None),
+            handoffs=getattr(state, "handoffs", None), limits=limits.telegram if limits else None,
         )
         state.telegram = TelegramFrontEnd(application, settings)
         await state.telegram.start()

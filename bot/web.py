@@ -5,7 +5,8 @@
 - `GET /api/chat/{sender_id}/updates?after=N` → messages pushed later, each with `seq`
 
 The last two need `Authorization: Bearer <token>` of that conversation (401 without, 403 with
-another's): see `bot.web_sessions`.
+another's, 401 with `"reason": "session_expired"` once it was unused for WEB_SESSION_IDLE_DAYS):
+see `bot.web_sessions`.
 - `GET /api/faq?locale=` → FAQ categories and their questions, for browsing
 - `GET /healthz`, and `/` the page
 """
@@ -13,12 +14,15 @@ another's): see `bot.web_sessions`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import logging
 from pathlib import Path as FilePath
 from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, StrictStr, validator
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import web_sessions
 from bot.rate_limit import too_many
@@ -27,6 +31,7 @@ from common.db import session_scope
 from common.i18n import t
 from common.scripts import ZH_HANS, normalize_locale
 
+logger = logging.getLogger(__name__)
 STATIC = FilePath(__file__).resolve().parent / "static"
 SENDER_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 # Generous: the text is cut at MAX_MESSAGE_CHARS with a notice; beyond this the body is refused.
@@ -85,21 +90,46 @@ AUTH_HEADER = Header(None, description="`Bearer <token>` of the conversation (PO
 
 
 _grants = web_sessions.GrantCache()
+EXPIRED_BODY = {"error": "this conversation ended after a long time unused; start a new one (POST /api/chat/sessions)",
+                "reason": "session_expired"}
 
 
 def authorize(request: Request, sender_id: str, authorization: Optional[str]) -> None:
-    """Lets the request through only with the bearer token of conversation `sender_id`."""
-    if _grants.granted(sender_id, authorization):
+    """Lets the request through only with the bearer token of conversation `sender_id`, while
+    that conversation is not expired (`WEB_SESSION_IDLE_DAYS`); records its use hourly."""
+    idle = web_sessions.idle_limit(request.app.state.settings.web_session_idle_days)
+    at = web_sessions.now()
+    if _grants.granted(sender_id, authorization, at):
         return
-    with session_scope(request.app.state.sessions) as session:
-        access = web_sessions.check(sender_id, authorization, session=session)
+    try:
+        with session_scope(request.app.state.sessions) as session:
+            verdict = web_sessions.verify(sender_id, authorization, session=session, idle=idle, at=at)
+    except SQLAlchemyError:
+        if _grants.granted(sender_id, authorization, at, stale_ok=True):  # talking already: keep talking
+            logger.warning("web sessions unreadable (%s): an earlier grant let the turn through", sender_id)
+            return
+        raise
+    access = verdict.access
     if access is web_sessions.Access.GRANTED:
-        _grants.remember(sender_id, authorization)
+        _grants.remember(sender_id, authorization, at, verdict.expires_at)
+        if verdict.touch_due:
+            _touch(request, sender_id, at)
+        return
     if access is web_sessions.Access.MISSING:
         raise HTTPException(401, "a bearer token is required (POST /api/chat/sessions)",
                             headers={"WWW-Authenticate": "Bearer"})
-    if access is web_sessions.Access.FORBIDDEN:
-        raise HTTPException(403, "this token does not own that conversation")
+    if access is web_sessions.Access.EXPIRED:
+        raise HTTPException(401, EXPIRED_BODY, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    raise HTTPException(403, "this token does not own that conversation")
+
+
+def _touch(request: Request, sender_id: str, at: dt.datetime) -> None:
+    """Records the conversation's use; a failed write (full disk) costs the resident nothing."""
+    try:
+        with session_scope(request.app.state.sessions) as session:
+            web_sessions.touch(sender_id, session=session, at=at)
+    except SQLAlchemyError as exc:
+        logger.warning("could not record the use of %s: %s", sender_id, type(exc).__name__)
 
 
 def client_address(request: Request) -> str:
@@ -110,7 +140,7 @@ def client_address(request: Request) -> str:
              responses={429: {"description": "Too many new conversations from this address"}})
 async def create_session(request: Request) -> Any:
     """Starts a web conversation: its id and the token that alone may use it."""
-    wait = request.app.state.limits.sessions.take(client_address(request))
+    wait = await request.app.state.limits.sessions.take(client_address(request))
     if wait:
         return too_many(wait, request.app.state.settings.default_locale)
     with session_scope(request.app.state.sessions) as session:
@@ -119,17 +149,18 @@ async def create_session(request: Request) -> Any:
 
 
 @router.post("/chat", response_model=ChatResponse, response_model_exclude_none=False,
-             responses={401: {"description": "No bearer token"}, 403: {"description": "Not this conversation's token"},
+             responses={401: {"description": "No bearer token, or the conversation expired (reason session_expired)"},
+                        403: {"description": "Not this conversation's token"},
                         429: {"description": "Too many messages (请稍后再试)"}})
 async def post_chat(body: ChatRequest, request: Request, authorization: Optional[str] = AUTH_HEADER) -> Any:
     """Runs one turn of the conversation `sender_id`."""
     limits = request.app.state.limits
     locale = normalize_locale(body.locale or "") or request.app.state.settings.default_locale
-    wait = limits.address.take(client_address(request))
+    wait = await limits.address.take(client_address(request))
     if wait:
         return too_many(wait, locale)
     authorize(request, body.sender_id, authorization)
-    wait = limits.sender.take(body.sender_id)
+    wait = await limits.sender.take(body.sender_id)
     if wait:
         return too_many(wait, locale)
     turn = await request.app.state.chat.handle(body.sender_id, body.text, "web", body.locale)

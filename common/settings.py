@@ -131,6 +131,13 @@ class Settings:
     rate_sender_per_min: float = 60.0
     rate_ip_per_min: float = 600.0
     rate_sessions_per_min: float = 60.0
+    # Where the buckets live: empty = this process's memory (one gateway); a Redis URL = shared
+    # by every gateway using it (the scaled-out profile sets it), keys under REDIS_KEY_PREFIX.
+    rate_limit_redis_url: str = ""
+    redis_key_prefix: str = "power"
+    # A web conversation nobody used for this many days is closed (401, reason session_expired);
+    # 0 = never.
+    web_session_idle_days: float = 30.0
     # SMS gateway for the status check's one-time codes (cases/sms.py); empty in development
     # means the file stand-in under var/.
     sms_gateway_url: str = ""
@@ -199,6 +206,9 @@ class Settings:
             rate_sender_per_min=_env_float("RATE_SENDER_PER_MIN", 60.0),
             rate_ip_per_min=_env_float("RATE_IP_PER_MIN", 600.0),
             rate_sessions_per_min=_env_float("RATE_SESSIONS_PER_MIN", 60.0),
+            rate_limit_redis_url=_env("RATE_LIMIT_REDIS_URL", ""),
+            redis_key_prefix=_env("REDIS_KEY_PREFIX", "power"),
+            web_session_idle_days=_env_float("WEB_SESSION_IDLE_DAYS", 30.0),
             sms_gateway_url=_env("SMS_GATEWAY_URL", ""),
             sms_gateway_token=_env("SMS_GATEWAY_TOKEN", ""),
             postgres_url=_env("POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),

@@ -84,9 +84,11 @@ def prepare_postgres(postgres_url: str, prefix: str = "power") -> Dict[str, str]
 
 
 def redis_env(redis_url: str, key_prefix: str) -> Dict[str, str]:
-    """endpoints.scaled.yml's lock store settings from a `redis://host:port/db` URL."""
+    """endpoints.scaled.yml's lock store settings from a `redis://host:port/db` URL, and the
+    gateways' shared rate-limit buckets (bot/rate_limit_redis.py) on the same server and prefix."""
     kwargs = redis.connection.parse_url(redis_url)
     return {
+        "RATE_LIMIT_REDIS_URL": redis_url,
         "REDIS_HOST": str(kwargs.get("host") or "127.0.0.1"),
         "REDIS_PORT": str(kwargs.get("port") or 6379),
         "REDIS_DB": str(kwargs.get("db") or 0),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 
 from bot.staff.models import StaffAccount  # noqa: F401  (re-exported: the staff accounts)
 from common.db import Base
@@ -21,6 +21,8 @@ STATE_ACTIVE = "active"
 STATE_CLOSED = "closed"
 STATES = (STATE_WAITING, STATE_ACTIVE, STATE_CLOSED)
 OPEN_STATES = (STATE_WAITING, STATE_ACTIVE)
+# The rows the one-open-hand-off-per-conversation index covers (the same SQL on both engines).
+OPEN_WHERE = "state IN ('waiting', 'active')"
 
 PRIORITY_URGENT = "urgent"
 PRIORITY_HIGH = "high"
@@ -48,6 +50,13 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 class Handoff(Base):
     __tablename__ = "handoffs"
+    # One open hand-off per conversation, held by the database itself, so two gateways (or
+    # two concurrent turns) cannot both open one: the second insert fails and the service
+    # returns the first (`HandoffService.request`).
+    __table_args__ = (
+        Index("uq_handoffs_open_sender", "sender_id", unique=True,
+              sqlite_where=text(OPEN_WHERE), postgresql_where=text(OPEN_WHERE)),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(128), nullable=False, index=True)

@@ -8,7 +8,8 @@ Interface (a contract between branches; keep its shape):
 - `await request(sender_id, channel, locale, reason, priority, emergency=False, lead=False,
   deferred=False, history=()) -> Handoff`: opens a hand-off, or returns the conversation's
   open one (one open hand-off per conversation; an emergency raises its urgency); `history`
-  (earlier messages, or an async provider of them) goes into the transcript.
+  (earlier messages, or an async provider of them) goes into the transcript. The database
+  holds the one-open rule (a partial unique index, `models.Handoff`), across gateways.
 - `await is_active(sender_id) -> bool`: staff own the conversation (claimed, or waiting and
   not deferred): the gateway routes the resident's text here instead of to Rasa.
 - `await resident_message(sender_id, text) -> Handoff | None`: adds to the transcript.
@@ -276,31 +277,35 @@ class HandoffService:
             raise ValueError(f"unknown priority {priority!r}")
         if emergency:
             priority = m.PRIORITY_URGENT
-        async with self._open_lock:  # one open hand-off per conversation, within this process
-            with session_scope(self._sessions) as session:
-                existing = open_handoff_of(sender_id, session=session)
-                if existing is not None:
-                    changed = False
-                    if PRIORITY_RANK[priority] < PRIORITY_RANK[existing.priority]:
-                        existing.priority, changed = priority, True
-                    if emergency and not existing.emergency:
-                        existing.emergency, changed = True, True
-                    if not deferred and existing.deferred:
-                        existing.deferred, changed = False, True
-                    existing.lead = existing.lead or lead
-                    if changed:
-                        note = f"escalated: {reason} ({existing.priority})"
-                        add_message(existing, m.ROLE_SYSTEM, note, session=session)
-                    return existing
-                handoff = Handoff(
-                    sender_id=sender_id, channel=channel, locale=locale, reason=reason[:32], priority=priority,
-                    emergency=emergency, lead=lead, deferred=deferred, state=m.STATE_WAITING,
-                )
-                session.add(handoff)
-                session.flush()
-                if not callable(history):
-                    self._add_history(handoff, list(history), session=session)
-                add_message(handoff, m.ROLE_SYSTEM, f"hand-off requested: {reason} ({priority})", session=session)
+        # One open hand-off per conversation: the database's partial unique index holds it
+        # across processes (two gateways); the lock only spares this process's own turns the
+        # failed insert. Losing the race means another opened it: escalate and return that one.
+        async with self._open_lock:
+            handoff: Optional[Handoff] = None
+            for _attempt in range(3):
+                try:
+                    with session_scope(self._sessions) as session:
+                        existing = open_handoff_of(sender_id, session=session)
+                        if existing is not None:
+                            self._escalate(existing, reason, priority, emergency, lead, deferred, session=session)
+                            return existing
+                        handoff = Handoff(
+                            sender_id=sender_id, channel=channel, locale=locale, reason=reason[:32],
+                            priority=priority, emergency=emergency, lead=lead, deferred=deferred,
+                            state=m.STATE_WAITING,
+                        )
+                        session.add(handoff)
+                        session.flush()  # the unique index answers here
+                        if not callable(history):
+                            self._add_history(handoff, list(history), session=session)
+                        add_message(handoff, m.ROLE_SYSTEM, f"hand-off requested: {reason} ({priority})",
+                                    session=session)
+                    break
+                except IntegrityError:
+                    handoff = None
+                    logger.info("hand-off for sender=%s opened elsewhere meanwhile: using that one", sender_id)
+            if handoff is None:
+                raise HandoffError(f"could not open or find the hand-off of {sender_id}")
         logger.info("hand-off %s opened: sender=%s reason=%s priority=%s", handoff.ticket, sender_id, reason, priority)
         provider = history if callable(history) else None
 
@@ -312,6 +317,21 @@ class HandoffService:
 
         await self._notify("on_opened", handoff, before=add_history)
         return handoff
+
+    @staticmethod
+    def _escalate(existing: Handoff, reason: str, priority: str, emergency: bool, lead: bool, deferred: bool,
+                  *, session: Session) -> None:
+        """A new request in a conversation with an open hand-off raises its urgency, never lowers it."""
+        changed = False
+        if PRIORITY_RANK[priority] < PRIORITY_RANK[existing.priority]:
+            existing.priority, changed = priority, True
+        if emergency and not existing.emergency:
+            existing.emergency, changed = True, True
+        if not deferred and existing.deferred:
+            existing.deferred, changed = False, True
+        existing.lead = existing.lead or lead
+        if changed:
+            add_message(existing, m.ROLE_SYSTEM, f"escalated: {reason} ({existing.priority})", session=session)
 
     @staticmethod
     def _add_history(handoff: Handoff, items: List[HistoryItem], *, session: Session) -> None:

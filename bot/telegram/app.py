@@ -32,10 +32,11 @@ from telegram.ext import (
 from bot.casework import telegram as casework_telegram
 from bot.chat import ChatService
 from bot.handoff.service import HandoffService
+from bot.rate_limit import Buckets
 from bot.telegram import conversation, faq, lang, start
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.delivery import DeliveryWorker
-from bot.telegram.limits import throttle
+from bot.telegram.limits import BUCKETS_KEY, throttle
 from bot.telegram.processor import PerChatUpdateProcessor, chat_key, drop_duplicate, recorder
 from bot.telegram.replies import send_text
 from bot.telegram.staff_group import StaffGroup
@@ -87,9 +88,11 @@ def build_telegram(
     *,
     http: Optional[httpx.AsyncClient] = None,
     handoffs: Optional[HandoffService] = None,
+    limits: Optional[Buckets] = None,
 ) -> Application:
     """The bot's Application with all its handlers; not started. With `handoffs` and
-    `TELEGRAM_STAFF_CHAT_ID`, the staff group's topics follow the hand-offs (staff_group.py)."""
+    `TELEGRAM_STAFF_CHAT_ID`, the staff group's topics follow the hand-offs (staff_group.py);
+    `limits` are the per-chat buckets (the gateway's `ChatLimits.telegram`; else in memory)."""
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -108,6 +111,8 @@ def build_telegram(
         settings=settings, chat=chat_service, sessions=sessions, knowledge=knowledge, cases=case_client,
         http=http or httpx.AsyncClient(),
     )
+    if limits is not None:
+        application.bot_data[BUCKETS_KEY] = limits
 
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, drop_duplicate), group=-2)

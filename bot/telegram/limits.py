@@ -1,6 +1,8 @@
 """Per-chat rate limit of the Telegram bot: a chat that floods the bot is told 请稍后再试 once,
 and its further updates are dropped until its bucket refills (`RATE_SENDER_PER_MIN`, the same
 budget as a web conversation). Runs as a handler group of its own, after the duplicate guard.
+The buckets are the gateway's (`ChatLimits.telegram`, in Redis when several gateways share
+one bot token's chats), put in `bot_data` by `build_telegram`; in memory when none were given.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.rate_limit import KeyedBuckets
+from bot.rate_limit import Buckets, KeyedBuckets
 from bot.telegram.context import Context, services
 from bot.telegram.replies import send_text
 from common.i18n import t
@@ -26,9 +28,10 @@ async def throttle(update: Update, context: Context) -> None:
     if chat is None:
         return
     svc = services(context)
-    buckets: KeyedBuckets = context.bot_data.setdefault(BUCKETS_KEY, KeyedBuckets(svc.settings.rate_sender_per_min))
+    buckets: Buckets = context.bot_data.get(BUCKETS_KEY) or context.bot_data.setdefault(
+        BUCKETS_KEY, KeyedBuckets(svc.settings.rate_sender_per_min))
     warned: set = context.bot_data.setdefault(WARNED_KEY, set())
-    if not buckets.take(str(chat.id)):
+    if not await buckets.take(str(chat.id)):
         warned.discard(chat.id)
         return
     if chat.id not in warned:

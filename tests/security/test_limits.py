@@ -58,19 +58,19 @@ def test_a_chunked_body_over_the_limit_is_refused_by_the_case_api(tmp_path: Path
 def test_buckets_allow_a_burst_then_refill() -> None:
     now = [0.0]
     buckets = KeyedBuckets(per_minute=60, burst=3, clock=lambda: now[0])
-    assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("a") == pytest.approx(1.0)
-    assert buckets.take("b") == 0.0  # another key has its own bucket
+    assert [buckets.spend("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.spend("a") == pytest.approx(1.0)
+    assert buckets.spend("b") == 0.0  # another key has its own bucket
     now[0] += 1.0
-    assert buckets.take("a") == 0.0
-    assert KeyedBuckets(per_minute=0).take("a") == 0.0  # 0 disables the limit
+    assert buckets.spend("a") == 0.0
+    assert KeyedBuckets(per_minute=0).spend("a") == 0.0  # 0 disables the limit
 
 
 def test_buckets_forget_the_least_recently_used_key_first() -> None:
     buckets = KeyedBuckets(per_minute=60, burst=1, max_keys=2, clock=lambda: 0.0)
-    buckets.take("a"), buckets.take("b"), buckets.take("c")
-    assert buckets.take("a") == 0.0  # forgotten, so full again
-    assert buckets.take("c") > 0
+    buckets.spend("a"), buckets.spend("b"), buckets.spend("c")
+    assert buckets.spend("a") == 0.0  # forgotten, so full again
+    assert buckets.spend("c") > 0
 
 
 @pytest.fixture()
