@@ -45,17 +45,11 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
-URLS_NAME = "ACTION_SERVER_URLS"
 DOWN_FOR_S = 5.0
 CONNECT_TIMEOUT_S = 3.0
 # The action server did not answer at all: safe to send to another (module docstring).
 NOT_ANSWERED: Tuple[type, ...] = (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError,
                                   aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-
-
-def parse_urls(value: str) -> List[str]:
-    """The URLs of a comma-separated list, blanks dropped."""
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def single_endpoint(endpoint: EndpointConfig, url: str) -> EndpointConfig:
