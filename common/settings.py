@@ -84,6 +84,8 @@ class Settings:
     database_url: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
+    # Several action servers for one Rasa, its own first (nlu/action_failover.py); empty: the one above.
+    action_server_urls: tuple[str, ...] = ()
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     # Timeouts line up (common/timeouts.py): a submission's case API budget < Rasa's wait for
@@ -170,6 +172,7 @@ class Settings:
             database_url=_env("DATABASE_URL", f"sqlite:///{var_dir / 'app.db'}"),
             rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             action_server_url=_env("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
+            action_server_urls=_env_list("ACTION_SERVER_URLS"),
             gateway_host=_env("GATEWAY_HOST", "127.0.0.1"),
             gateway_port=_env_int("GATEWAY_PORT", 8080),
             rasa_timeout_s=_env_float("RASA_TIMEOUT_S", 30.0),

@@ -10,6 +10,8 @@ with two CPU fixes for Rasa 3.6 applied first.
 Both keep Rasa's behaviour (same schema, same errors, same event classes); tests check it.
 Rasa's wait for an action is set from `RASA_ACTION_TIMEOUT_S` (Rasa 3.6 hard-codes 5 minutes),
 so it stays inside the gateway's wait for the turn (`common/timeouts.py`).
+With `ACTION_SERVER_URLS` naming several action servers, the action endpoint goes to them
+round-robin with failover (`nlu/action_failover.py`).
 Log records are masked as in every process of the project (`common.logs.mask_every_record`).
 """
 
@@ -32,6 +34,7 @@ from rasa.shared.utils.common import all_subclasses
 from common.logs import mask_every_record, quiet_client_libraries
 from common.service_secret import SECRET_NAME
 from common.settings import Settings
+from nlu import action_failover
 
 _installed = False
 
@@ -100,6 +103,7 @@ def main() -> None:
     # value when the environment has none, as every process reads its secrets.
     os.environ[SECRET_NAME] = settings.secret(SECRET_NAME)
     set_action_timeout(settings.rasa_action_timeout_s)
+    action_failover.install(settings.action_server_urls)
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main

@@ -1,7 +1,8 @@
 """The scaled-out profile on one machine: the same code as several instances on PostgreSQL
 and Redis (`make run-scaled`, and the multi-instance tests in tests/e2e/test_scaled.py).
 
-One case API; two action servers; two Rasa servers (Rasa n calls action server n) sharing
+One case API; two action servers; two Rasa servers (each calls both action servers,
+round-robin with failover, its own first: `nlu/action_failover.py`) sharing
 the encrypted tracker store on PostgreSQL and Redis as the lock store (endpoints.scaled.yml);
 two gateways, each sending turns to both Rasa servers round-robin with failover
 (`bot/rasa_client.py`) and each running a notifier and a delivery worker that claim their
@@ -143,8 +144,10 @@ class ScaledStack(Stack):
         for n, port in enumerate(self.scaled_ports.actions, 1):
             services.append(Service(f"actions-{n}", [PYTHON, "-m", "actions.server", "--port", str(port)],
                                     f"http://127.0.0.1:{port}/healthz", env, logs / f"actions-{n}.log"))
-        for n, (port, action_port) in enumerate(zip(self.scaled_ports.rasa, self.scaled_ports.actions, strict=True), 1):
-            rasa_env = {**env, "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
+        action_urls = [f"http://127.0.0.1:{port}/webhook" for port in self.scaled_ports.actions]
+        for n, port in enumerate(self.scaled_ports.rasa, 1):
+            own_first = action_urls[n - 1:] + action_urls[:n - 1]
+            rasa_env = {**env, "ACTION_SERVER_URL": own_first[0], "ACTION_SERVER_URLS": ",".join(own_first)}
             services.append(Service(
                 f"rasa-{n}",
                 [

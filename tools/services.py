@@ -157,6 +157,7 @@ class Stack:
                 "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{self.var_dir / 'app.db'}",
                 "RASA_URL": self.rasa_url,
                 "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
+                "ACTION_SERVER_URLS": "",  # this stack's one action server, whatever the shell names
                 "RASA_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
                 "RASA_TRACKER_URL": env.get("RASA_TRACKER_URL", ""),
                 "GATEWAY_PORT": str(self.ports.gateway),
