@@ -24,7 +24,7 @@ from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from nlu import action_failover
-from nlu.action_failover import FailoverEndpointConfig, with_failover
+from nlu.action_failover import FailoverEndpointConfig, PooledEndpointConfig, with_failover
 
 SECRET = {"X-Service-Secret": "s3cret-for-tests"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -187,11 +187,36 @@ async def test_rasas_remote_action_runs_through_it(servers: List[ActionServer]) 
 
 def test_one_url_or_none_keeps_rasas_own_endpoint() -> None:
     endpoint = EndpointConfig("http://127.0.0.1:5055/webhook", headers=dict(SECRET))
-    assert with_failover(endpoint, []) is endpoint
+    same = with_failover(endpoint, [])
+    assert type(same) is PooledEndpointConfig and same is not None
+    assert same.url == endpoint.url and same.headers == SECRET
     assert with_failover(None, ["http://a/webhook", "http://b/webhook"]) is None
     single = with_failover(endpoint, ["http://other:5055/webhook"])
-    assert type(single) is EndpointConfig and single is not None
+    assert type(single) is PooledEndpointConfig and single is not None
     assert single.url == "http://other:5055/webhook" and single.headers == SECRET
+
+
+@pytest.mark.asyncio
+async def test_connections_are_kept_between_action_calls() -> None:
+    peers: List[object] = []
+
+    async def remember(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        return web.json_response({"events": [], "responses": []})
+
+    server = await ActionServer("kept", handler=remember).start()
+    try:
+        endpoint = with_failover(EndpointConfig(server.url, headers=dict(SECRET)), [])
+        assert endpoint is not None
+        for _ in range(3):
+            await endpoint.request(json={"next_action": "x"}, method="post", timeout=5)
+        assert server.secrets == [SECRET["X-Service-Secret"]] * 3
+        assert len(peers) == 3 and len(set(peers)) == 1  # one client port: one connection
+        await asyncio.sleep(action_failover.KEEP_IDLE_S + 0.5)  # idle: closed by the client
+        await endpoint.request(json={"next_action": "x"}, method="post", timeout=5)
+        assert peers[-1] != peers[0]
+    finally:
+        await server.stop()
 
 
 def test_installed_it_replaces_the_action_endpoint_read_from_the_file(tmp_path: Path,
