@@ -15,7 +15,8 @@ The same project stack then runs the scripted application conversations
 gateway runs the Telegram bot against the Bot API emulator measures push latency from a case
 transition to `sendMessage` and delivery throughput (`tools/bench_telegram.py`). Then 200
 residents at a human pace for `--load-minutes` and the closed-loop ratio of /api/chat over
-Rasa's bare /model/parse (`tools/bench_load.py`).
+Rasa's bare /model/parse (`tools/bench_load.py`), on one instance of each service and then on
+the scaled-out profile (or one line saying which of PostgreSQL and Redis is missing).
 
 Usage: python -m tools.bench [--senders 20] [--turns 15] [--skip-stock] [--application-rounds 3]
        [--load-minutes 5]
@@ -288,6 +289,7 @@ def main() -> None:
     telegram = None if args.skip_telegram or args.accuracy_only else bench_telegram.run(project_model)
     skip_load = args.accuracy_only or not args.load_minutes
     heavy = None if skip_load else bench_load.run(project_model, minutes=args.load_minutes)  # residents, ratio
+    scaled = None if skip_load else bench_load.run_scaled(project_model, minutes=args.load_minutes)
 
     print_summary(summaries)
     if training is not None:
@@ -311,6 +313,9 @@ def main() -> None:
     if heavy is not None:
         bench_load.print_report(heavy)
         load["load"] = heavy
+    if scaled is not None:
+        bench_load.print_report(scaled, bench_load.SCALED)
+        load["load_scaled"] = scaled
     if not args.accuracy_only:
         load["casework"] = bench_casework.run_and_print()  # warning job and case queue, 10 000 open cases
     for report in reports.values():

@@ -14,21 +14,29 @@
 Works with the web chat API before and after `POST /api/chat/sessions` (a sender id and a
 bearer token per conversation): if that endpoint answers 404 the old contract is used.
 
-`python -m tools.bench_load --minutes 1` runs it alone on a stack of its own.
+**Scaled-out profile** (`--scaled`, and `make bench` when PostgreSQL and Redis are there): the
+same run on `tools/scaled.py`'s stack (two gateways, two Rasa servers, two action servers, a
+scratch PostgreSQL database, Redis): residents and closed-loop senders alternate between the
+two gateways, the bare parses between the two Rasa servers.
+
+`python -m tools.bench_load --minutes 1 [--scaled]` runs it alone on a stack of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import os
 import random
+import secrets
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import httpx
 import yaml
@@ -47,6 +55,7 @@ TRY_AGAIN = {
     t(key, locale) for key in ("service.unavailable", "service.busy") for locale in ("zh_Hans", "zh_Hant", "en")
 }
 _ids = itertools.count()
+SCALED = "scaled-out profile (2 gateways, 2 Rasa, 2 action servers, PostgreSQL, Redis)"
 
 
 @dataclass
@@ -114,16 +123,23 @@ class Conversation:
             tally.fail("try again later")
 
 
+def _urls(base_urls: str | Sequence[str]) -> List[str]:
+    return [base_urls] if isinstance(base_urls, str) else list(base_urls)
+
+
 async def residents(
-    base_url: str, count: int, seconds: float, pause: Tuple[float, float] = (4.0, 12.0)
+    base_urls: str | Sequence[str], count: int, seconds: float, pause: Tuple[float, float] = (4.0, 12.0)
 ) -> Dict[str, Any]:
-    """`count` residents at a human pace for `seconds`; 10 % of conversations are applications."""
+    """`count` residents at a human pace for `seconds`; 10 % of conversations are applications.
+    Resident n talks to gateway n mod len(base_urls)."""
     pool = questions()
     tally = Tally()
     deadline = time.monotonic() + seconds
+    urls = _urls(base_urls)
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
 
-    async def resident(http: httpx.AsyncClient, n: int) -> None:
+    async def resident(clients: List[httpx.AsyncClient], n: int) -> None:
+        http = clients[n % len(clients)]
         rng = random.Random(n)
         await asyncio.sleep(rng.uniform(0, pause[1]))  # arrivals spread over the first pause
         while time.monotonic() < deadline:
@@ -137,7 +153,9 @@ async def residents(
                 await asyncio.sleep(rng.uniform(*pause))
 
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as http:
+    async with contextlib.AsyncExitStack() as clients:
+        http = [await clients.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits))
+                for url in urls]
         await asyncio.gather(*(resident(http, n) for n in range(count)))
     elapsed = time.monotonic() - started
     return {
@@ -150,12 +168,15 @@ async def residents(
     }
 
 
-async def closed_loop_chat(base_url: str, senders: int, seconds: float) -> float:
+async def closed_loop_chat(base_urls: str | Sequence[str], senders: int, seconds: float) -> float:
+    """Turns/s of `senders` sending back to back, sender n through gateway n mod len(base_urls)."""
     pool = questions()
     tally = Tally()
     deadline = time.monotonic() + seconds
+    urls = _urls(base_urls)
 
-    async def sender(http: httpx.AsyncClient, n: int) -> None:
+    async def sender(clients: List[httpx.AsyncClient], n: int) -> None:
+        http = clients[n % len(clients)]
         rng = random.Random(1000 + n)
         conversation = Conversation(http)
         await conversation.open()
@@ -164,18 +185,22 @@ async def closed_loop_chat(base_url: str, senders: int, seconds: float) -> float
             await conversation.say(text, locale, tally)
 
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0) as http:
+    async with contextlib.AsyncExitStack() as clients:
+        http = [await clients.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60.0)) for url in urls]
         await asyncio.gather(*(sender(http, n) for n in range(senders)))
     return tally.turns / (time.monotonic() - started)
 
 
-async def closed_loop_parse(rasa_url: str, token: str, senders: int, seconds: float) -> float:
+async def closed_loop_parse(rasa_urls: str | Sequence[str], token: str, senders: int, seconds: float) -> float:
+    """Parses/s of `senders` on Rasa's `/model/parse`, sender n on Rasa n mod len(rasa_urls)."""
     pool = questions()
     done = 0
     deadline = time.monotonic() + seconds
+    urls = _urls(rasa_urls)
 
-    async def sender(http: httpx.AsyncClient, n: int) -> None:
+    async def sender(clients: List[httpx.AsyncClient], n: int) -> None:
         nonlocal done
+        http = clients[n % len(clients)]
         rng = random.Random(1000 + n)
         while time.monotonic() < deadline:
             response = await http.post("/model/parse", params={"token": token}, json={"text": rng.choice(pool)[0]})
@@ -183,7 +208,8 @@ async def closed_loop_parse(rasa_url: str, token: str, senders: int, seconds: fl
             done += 1
 
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=rasa_url, timeout=60.0) as http:
+    async with contextlib.AsyncExitStack() as clients:
+        http = [await clients.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60.0)) for url in urls]
         await asyncio.gather(*(sender(http, n) for n in range(senders)))
     return done / (time.monotonic() - started)
 
@@ -232,10 +258,12 @@ class MemoryWatch:
 
 def measure(stack: Stack, residents_count: int = 200, minutes: float = 5.0, senders: int = 20,
             closed_seconds: float = 30.0) -> Dict[str, Any]:
+    gateways = list(getattr(stack, "gateway_urls", [stack.gateway_url]))
+    rasas = list(getattr(stack, "rasa_urls", [stack.rasa_url]))
     with MemoryWatch(stack) as memory:
-        human = asyncio.run(residents(stack.gateway_url, residents_count, minutes * 60))
-    chat = asyncio.run(closed_loop_chat(stack.gateway_url, senders, closed_seconds))
-    parse = asyncio.run(closed_loop_parse(stack.rasa_url, stack.rasa_token, senders, closed_seconds))
+        human = asyncio.run(residents(gateways, residents_count, minutes * 60))
+    chat = asyncio.run(closed_loop_chat(gateways, senders, closed_seconds))
+    parse = asyncio.run(closed_loop_parse(rasas, stack.rasa_token, senders, closed_seconds))
     return {
         "human_pace": human, "peak_rss_mb": memory.peak_mb,
         "closed_loop": {
@@ -256,9 +284,35 @@ def run(model: Path, residents_count: int = 200, minutes: float = 5.0, closed_se
             stack.stop()
 
 
-def print_report(figures: Dict[str, Any]) -> None:
+def run_scaled(model: Path, residents_count: int = 200, minutes: float = 5.0,
+               closed_seconds: float = 30.0) -> Dict[str, Any]:
+    """The same on the scaled-out profile, in a scratch PostgreSQL database; `{"missing": why}`
+    when PostgreSQL or Redis is not there."""
+    from tests.databases import postgres_url, scratch_database
+    from tools.scaled import ScaledPorts, ScaledStack, missing_servers, prepare_postgres, redis_env
+
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    why = missing_servers(postgres_url(), redis_url)
+    if why is not None:
+        return {"missing": why}
+    with tempfile.TemporaryDirectory(prefix="bench-scaled-") as var, scratch_database("power_bench") as url:
+        stack = ScaledStack(
+            model=model, scaled_ports=ScaledPorts.free(), var_dir=Path(var), stores=prepare_postgres(url),
+            redis=redis_env(redis_url, f"bench{secrets.token_hex(4)}"),
+        )
+        stack.start()
+        try:
+            return measure(stack, residents_count, minutes, closed_seconds=closed_seconds)
+        finally:
+            stack.stop()
+
+
+def print_report(figures: Dict[str, Any], label: str = "one instance of each service") -> None:
+    if "missing" in figures:
+        print(f"\nload, {label}: not run: {figures['missing']}")
+        return
     human, closed = figures["human_pace"], figures["closed_loop"]
-    print(f"\nload: {human['residents']} residents for {human['seconds']:.0f} s at 4-12 s between messages "
+    print(f"\nload, {label}: {human['residents']} residents for {human['seconds']:.0f} s at 4-12 s between messages "
           f"(90 % questions, 10 % applications):")
     print(f"  {human['turns']} turns, {human['turns_per_s']} turns/s; p50 {human['p50_ms']} ms, "
           f"p95 {human['p95_ms']} ms (target <= 1000), p99 {human['p99_ms']} ms; "
@@ -274,8 +328,12 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--closed-seconds", type=float, default=30.0)
+    parser.add_argument("--scaled", action="store_true", help="on the scaled-out profile (PostgreSQL, Redis)")
     args = parser.parse_args()
-    print_report(run(ensure_model(), args.residents, args.minutes, args.closed_seconds))
+    if args.scaled:
+        print_report(run_scaled(ensure_model(), args.residents, args.minutes, args.closed_seconds), SCALED)
+    else:
+        print_report(run(ensure_model(), args.residents, args.minutes, args.closed_seconds))
 
 
 if __name__ == "__main__":
