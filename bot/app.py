@@ -30,8 +30,9 @@ from bot.web import pages, router
 from common import migrate
 from common.case_client import CaseClient
 from common.db import make_engine, make_session_factory
+from common.i18n import t
 from common.settings import Settings
-from common.web import limit_body_size
+from common.web import answer_database_down, limit_body_size
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -101,5 +102,9 @@ def build_app(settings: Settings) -> FastAPI:
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error: %s", type(exc).__name__)
         return JSONResponse({"error": "internal error; please try again or call 95598"}, status_code=500)
+
+    # A new conversation or a read of updates while the database is unreachable: the busy text
+    # the web page shows for any refusal (`data.error`), with a Retry-After.
+    answer_database_down(app, t("service.unavailable", settings.default_locale), logger)
 
     return app

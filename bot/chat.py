@@ -32,6 +32,7 @@ from common.db import session_scope
 from common.i18n import t
 from common.scripts import detect_locale, normalize_for_nlu, normalize_locale
 from common.settings import Settings
+from common.web import DATABASE_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,14 @@ class ChatService:
         try:
             async with lock:
                 return await self._handle(sender_id, text, channel, requested_locale)
+        except DATABASE_DOWN as exc:
+            # The database is unreachable (its token vault, hand-offs): the busy reply, on every
+            # channel, instead of an exception (the web API's 500). Nothing reached Rasa unless
+            # the failure came after it, and what may fail after it is guarded where it is.
+            logger.error("turn of %s failed: database unavailable (%s)", sender_id, type(exc).__name__)
+            locale = normalize_locale(requested_locale) or self._known.get(sender_id, (None, None))[0]
+            locale = locale or detect_locale(text, None) or self._settings.default_locale
+            return Turn(messages=[message(t("service.unavailable", locale))], meta=Meta(fallback=True), locale=locale)
         finally:
             self._in_flight -= 1
             self._users[sender_id] -= 1

@@ -34,7 +34,7 @@ from common import migrate
 from common.crypto import case_cipher
 from common.db import make_engine, make_session_factory, session_scope
 from common.settings import Settings, SettingsError
-from common.web import limit_body_size
+from common.web import answer_database_down, limit_body_size
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -92,6 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error: %s", type(exc).__name__)
         return JSONResponse({"error": "internal error; please try again"}, status_code=500)
+
+    # Clients (common/case_client.py) retry any 5xx; a 503 says the request may be sent again.
+    answer_database_down(app, "database unavailable; please try again", logger)
 
 
 def build_app(

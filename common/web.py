@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Awaitable, Callable, Dict, MutableMapping
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException
 
 Message = MutableMapping[str, Any]
@@ -80,3 +84,24 @@ class BodySizeLimit:
 def limit_body_size(app: FastAPI, max_bytes: int) -> None:
     """Refuses bodies over `max_bytes` (announced or as received) with 413 and a JSON reason."""
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+
+
+# The database could not be reached (PostgreSQL stopped or cut off, a pool exhausted waiting
+# for it): a passing condition the client should retry, not a bug. Other database errors
+# (an integrity error, bad SQL) stay 500s.
+DATABASE_DOWN = (OperationalError, InterfaceError, SATimeoutError)
+DATABASE_RETRY_AFTER_S = 5
+
+
+def answer_database_down(app: FastAPI, error: str, log: logging.Logger) -> None:
+    """Answers a request that failed because the database is unreachable with 503, a
+    `Retry-After` and `{"error": error}`, and logs one line. Without it the catch-all handler
+    answered 500 "internal error" with a traceback per request during an outage (found by
+    tests/chaos/test_postgres_unreachable.py)."""
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse({"error": error}, status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, database_down)

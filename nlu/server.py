@@ -13,11 +13,14 @@ so it stays inside the gateway's wait for the turn (`common/timeouts.py`).
 With `ACTION_SERVER_URLS` naming several action servers, the action endpoint goes to them
 round-robin with failover (`nlu/action_failover.py`).
 Log records are masked as in every process of the project (`common.logs.mask_every_record`).
+A tracker that cannot be read (the tracker store's database unreachable) fails the turn
+instead of starting it on an empty conversation (`strict_tracker_reads`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from typing import Any, Dict, Optional, Type
@@ -27,8 +30,10 @@ import rasa.core.actions.action as rasa_action
 import rasa.utils.endpoints as rasa_endpoints
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core import events
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from common.logs import mask_every_record, quiet_client_libraries
@@ -36,6 +41,7 @@ from common.service_secret import SECRET_NAME
 from common.settings import Settings
 from nlu import action_failover
 
+logger = logging.getLogger(__name__)
 _installed = False
 
 
@@ -90,6 +96,26 @@ def install() -> None:
     _installed = True
 
 
+async def _retrieve_or_raise(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
+    try:
+        return await self._tracker_store.retrieve(sender_id)
+    except Exception as exc:
+        logger.error("tracker of %s not readable, turn refused: %s: %s", sender_id, type(exc).__name__, exc)
+        raise
+
+
+def strict_tracker_reads() -> None:
+    """Rasa 3.6 wraps every tracker store in `FailSafeTrackerStore`, whose `retrieve` answers
+    None on any error: with the database unreachable Rasa then ran the turn on a new, empty
+    conversation (the form in progress forgotten for that turn, its answer out of context), and
+    a save that succeeded once the database was back could write that empty conversation's
+    events past the real one's (the store writes the events beyond the count it has). Seen in
+    tests/chaos/test_postgres_unreachable.py's logs. Now the error propagates: the REST channel
+    logs it and answers no message, which the gateway turns into `service.unavailable`. A failed
+    save still falls back to memory, as Rasa does (the reply is sent; the turn is not kept)."""
+    FailSafeTrackerStore.retrieve = _retrieve_or_raise  # type: ignore[method-assign]
+
+
 def set_action_timeout(seconds: float) -> None:
     """Rasa's wait for the action server: the per-call timeout and its session's default."""
     rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
@@ -104,6 +130,7 @@ def main() -> None:
     os.environ[SECRET_NAME] = settings.secret(SECRET_NAME)
     set_action_timeout(settings.rasa_action_timeout_s)
     action_failover.install(settings.action_server_urls)
+    strict_tracker_reads()
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main

@@ -4,20 +4,25 @@ what reached the resident (turn replies and the outbox) and the case API."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 import httpx
 
 from common import outbox
 from common.db import make_engine, make_session_factory, session_scope
 from common.i18n import t
-from tests.chaos.faults import Chaos
 from tests.e2e.application_helpers import CHEN
 from tests.e2e.conftest import Chat
 from tools.secrets_env import staff_header
 from tools.services import Stack
 
 _keys = itertools.count()
+
+
+class HasStack(Protocol):
+    """Anything holding a running stack (`Chaos`, the PostgreSQL outage test's own stack)."""
+
+    stack: Stack
 
 STEPS: List[Tuple[str, str]] = [
     ("我要报装", "name"),
@@ -43,9 +48,10 @@ def run_steps(chat: Chat, start: int, stop: int) -> None:
         step(chat, index)
 
 
-def pushed(stack: Stack, sender_id: str) -> List[Dict[str, Any]]:
-    """What the outbox holds for a web sender (what GET /updates would return)."""
-    engine = make_engine(stack.env()["DATABASE_URL"])
+def pushed(stack: Stack, sender_id: str, database_url: Optional[str] = None) -> List[Dict[str, Any]]:
+    """What the outbox holds for a web sender (what GET /updates would return); read from
+    `database_url` when given (the server itself, not the services' cuttable route to it)."""
+    engine = make_engine(database_url or stack.env()["DATABASE_URL"])
     try:
         with session_scope(make_session_factory(engine)) as session:
             return outbox.updates_after(sender_id, 0, 100, session=session)
@@ -59,7 +65,7 @@ def receipts(messages: List[Dict[str, Any]], case_id: str) -> int:
     return sum(1 for m in messages if first_line in (m.get("text") or ""))
 
 
-def create_case(chaos: Chaos, channel: str, sender_id: str) -> Dict[str, Any]:
+def create_case(chaos: HasStack, channel: str, sender_id: str) -> Dict[str, Any]:
     """A high-voltage case in 湛江 (three stages: two transitions), straight at the case API."""
     body = {
         "name": CHEN["name"], "id_number": CHEN["id_number"], "phone": CHEN["phone"],
@@ -73,7 +79,7 @@ def create_case(chaos: Chaos, channel: str, sender_id: str) -> Dict[str, Any]:
     return response.json()
 
 
-def transition(chaos: Chaos, case: Dict[str, Any]) -> Dict[str, Any]:
+def transition(chaos: HasStack, case: Dict[str, Any]) -> Dict[str, Any]:
     url = f"{chaos.stack.case_api_url}/cases/{case['case_id']}"
     current = httpx.get(url, headers=staff_header(), timeout=30).json()
     response = httpx.post(
