@@ -42,7 +42,7 @@ from actions.faq import answer_question
 from actions.forms.application import reset_events
 from actions.meta import finish, with_meta
 from actions.receipts import receipt_messages
-from actions.submitting import begin, defer, landed, refused
+from actions.submitting import begin, defer, landed, receipt_sent, refused
 from common.case_client import CaseApiRejected, CaseApiUnavailable
 from common.chat_contract import META_HANDOFF_REQUEST, REASON_LEAD
 from common.db import session_scope
@@ -86,6 +86,17 @@ def journal(body: Dict[str, Any], key: str, sender_id: str, locale: str) -> Opti
     except SQLAlchemyError as exc:
         logger.error("application of %s not journalled: %s", sender_id, type(exc).__name__)
         return None
+
+
+def already_receipted(key: str) -> bool:
+    """`actions.submitting.receipt_sent`; False when the database cannot be read (a second
+    receipt is better than none)."""
+    try:
+        with session_scope(sessions()) as session:
+            return receipt_sent(key, session=session)
+    except SQLAlchemyError as exc:
+        logger.error("receipt of %s not looked up: %s", key[:12], type(exc).__name__)
+        return False
 
 
 def settle(outcome: Callable[..., None], key: str, value: Any) -> None:
@@ -149,6 +160,9 @@ class ActionFinishApplication(Action):
             return events + reset_events()
         settle(landed, key, str(case["case_id"]))
         logger.info("case %s created for %s", case.get("case_id"), tracker.sender_id)
+        if already_receipted(key):  # confirmed again; the worker's receipt went out (submitting.receipt_sent)
+            dispatcher.utter_message(text=t("form.already_submitted", locale, case_id=case["case_id"]))
+            return events + reset_events() + [SlotSet(SLOT_CASE_ID, case["case_id"])]
         for message in receipt_messages(case, locale, settings()):
             dispatcher.utter_message(text=message["text"], image=message.get("image_url"))
         return events + reset_events() + [SlotSet(SLOT_CASE_ID, case["case_id"])]

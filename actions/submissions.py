@@ -172,10 +172,16 @@ async def _deliver(
     row.status, row.case_id, row.delivered_at = DELIVERED, str(case["case_id"]), utcnow()
     for n, message in enumerate(receipt_messages(case, row.locale, settings)):
         outbox.enqueue(
-            row.sender_id, row.channel, "receipt", message, f"receipt:{row.idempotency_key}:{n}", session=session
+            row.sender_id, row.channel, "receipt", message, receipt_key(row.idempotency_key, n),
+            session=session,
         )
     logger.info("queued application %s delivered as case %s", row.id, row.case_id)
     return 1
+
+
+def receipt_key(key: str, n: int) -> str:
+    """The outbox dedupe key of the worker's receipt message `n` for application `key`."""
+    return f"receipt:{key}:{n}"
 
 
 def _retry_later(row: PendingApplication, error: str) -> None:

@@ -20,8 +20,9 @@ from typing import Any, Dict, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.submissions import DELIVERED, QUEUED, REJECTED, PendingApplication, queue, utcnow
+from actions.submissions import DELIVERED, QUEUED, REJECTED, PendingApplication, queue, receipt_key, utcnow
 from common.crypto import FieldCipher
+from common.outbox import OutboxMessage
 
 
 def _row(key: str, *, session: Session) -> Optional[PendingApplication]:
@@ -47,6 +48,19 @@ def begin(
         return body
     row = _row(key, session=session)
     return json.loads(cipher.decrypt(row.sealed_body)) if row is not None else body
+
+
+def receipt_sent(key: str, *, session: Session) -> bool:
+    """Whether the queue's worker already sent this application's receipt through the outbox.
+
+    It happens when a confirmation turn created nothing in time (the case API or the database
+    unreachable), the worker created the case later and sent the receipt, but the conversation
+    still asks for the confirmation (Rasa could not save that turn): the resident confirms
+    again, the case API returns the same case, and a second receipt would follow."""
+    found = session.execute(
+        select(OutboxMessage.seq).where(OutboxMessage.dedupe_key == receipt_key(key, 0))
+    ).first()
+    return found is not None
 
 
 def landed(key: str, case_id: str, *, session: Session) -> None:

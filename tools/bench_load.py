@@ -45,6 +45,7 @@ from common.i18n import t
 from common.settings import ROOT
 from tools.services import Ports, Stack
 from tools.train import ensure_model
+from tools.web_chat import BENCH_ENV
 
 HELDOUT = ROOT / "bench" / "heldout.yml"
 APPLICATION = [
@@ -276,7 +277,8 @@ def measure(stack: Stack, residents_count: int = 200, minutes: float = 5.0, send
 def run(model: Path, residents_count: int = 200, minutes: float = 5.0, closed_seconds: float = 30.0) -> Dict[str, Any]:
     """Starts a stack of its own, measures, stops it."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as var:
-        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var))
+        # Every simulated resident comes from 127.0.0.1: the per-address buckets are off (BENCH_ENV).
+        stack = Stack(model=model, ports=Ports.free(), var_dir=Path(var), extra_env=dict(BENCH_ENV))
         stack.start()
         try:
             return measure(stack, residents_count, minutes, closed_seconds=closed_seconds)
@@ -298,7 +300,7 @@ def run_scaled(model: Path, residents_count: int = 200, minutes: float = 5.0,
     with tempfile.TemporaryDirectory(prefix="bench-scaled-") as var, scratch_database("power_bench") as url:
         stack = ScaledStack(
             model=model, scaled_ports=ScaledPorts.free(), var_dir=Path(var), stores=prepare_postgres(url),
-            redis=redis_env(redis_url, f"bench{secrets.token_hex(4)}"),
+            redis=redis_env(redis_url, f"bench{secrets.token_hex(4)}"), extra_env=dict(BENCH_ENV),
         )
         stack.start()
         try:

@@ -73,3 +73,19 @@ def test_two_action_servers_deliver_each_queued_application_once(app_sessions) -
         receipts = session.execute(select(OutboxMessage.dedupe_key)).scalars().all()
     assert statuses == {submissions.DELIVERED}
     assert sorted(receipts) == sorted(f"receipt:key-{n}:{i}" for n in range(12) for i in range(2))
+
+
+def test_the_workers_receipt_is_known_to_a_later_confirmation(app_sessions) -> None:  # noqa: ANN001
+    """A confirmation repeated after the worker delivered (`actions.submitting.receipt_sent`)
+    learns that the receipt went out; one the worker never handled does not."""
+    from actions import submitting
+
+    _queue(app_sessions, 2)
+    with session_scope(app_sessions) as session:  # key-1 stays with its turn
+        row = session.execute(select(submissions.PendingApplication).where(
+            submissions.PendingApplication.idempotency_key == "key-1")).scalar_one()
+        row.next_attempt_at = submissions.utcnow().replace(year=2100)
+    asyncio.run(submissions.deliver_due(SlowCaseApi(), app_sessions, CIPHER, SETTINGS, holder="a"))  # type: ignore[arg-type]
+    with session_scope(app_sessions) as session:
+        assert submitting.receipt_sent("key-0", session=session)
+        assert not submitting.receipt_sent("key-1", session=session)

@@ -252,10 +252,19 @@ def test_postgres_unreachable_then_back(outage: Outage, chat: Chat, client: http
     assert sum(line in m["text"] for m in pushed(stack, subscriber, outage.direct["app"])) == 1
     status = chat.say("我的申请到哪一步了")
     assert texts(status) != BUSY and status["meta"]["fallback"] is False, texts(status)
-    # Not asserted (a gap, README "Faults, exercised"): Rasa could not save the confirmation
-    # turn (Rasa 3.6 keeps a failed save in memory only), so the conversation may still be at
-    # the summary, asking to confirm the application the queue's worker has since created.
+    # Rasa could not save the confirmation turn (Rasa 3.6 keeps a failed save in memory only),
+    # so the conversation may still be at the summary, asking to confirm the application the
+    # queue's worker has since created: confirmed again, it gets the same case and a reminder
+    # that the receipt was sent (`actions.submitting.receipt_sent`), not a second receipt.
     print(f"after the restore the form asks for: {status['meta']['requested_slot']}")
+    if status["meta"]["requested_slot"] == "confirm":
+        again = chat.say("确认")
+        replies.append(again)
+        reminder = t("form.already_submitted", "zh_Hans", case_id=created["case_id"])
+        assert reminder in texts(again), texts(again)
+        assert again["meta"]["requested_slot"] is None
+        assert [c["case_id"] for c in cases_of(stack, chat.sender_id)] == [created["case_id"]]
+        assert receipts(everything(outage, chat, replies), created["case_id"]) == 1
     assert all(s.alive() for s in stack.services), stack.dead()
     restarted = {s.name: outage.supervisor.restarts(s.name) - restarts[s.name] for s in stack.services}
     print(f"restarts during the outage: {restarted}; supervisor: {outage.log}")
