@@ -7,6 +7,7 @@ import uvicorn
 from bot.app import build_app
 from common.logs import configure_logging
 from common.settings import Settings
+from common.web import KEEP_ALIVE_S
 
 
 def main() -> None:
@@ -18,6 +19,7 @@ def main() -> None:
         port=settings.gateway_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

@@ -12,6 +12,7 @@ import uvicorn
 from cases.app import build_app
 from common.logs import configure_logging
 from common.settings import Settings
+from common.web import KEEP_ALIVE_S
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
         port=args.port or settings.case_api_port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

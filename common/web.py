@@ -13,6 +13,13 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException
 
 Message = MutableMapping[str, Any]
+
+# How long the gateway and the case API keep an idle HTTP connection open. uvicorn's default
+# (5 s) equals httpx's client-side default, so a client reusing a connection at the 5-second
+# mark may send on one the server is closing; longer than clients' and load balancers' usual
+# idle timeouts, the client always closes first. (Suspected, not reproduced, as the cause of
+# the one `ReadError` in each 5-minute load run, where residents pause 4-12 s.)
+KEEP_ALIVE_S = 75
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
