@@ -1,6 +1,12 @@
 """Per-chat rate limit of the Telegram bot: a chat that floods the bot is told 请稍后再试 once,
 and its further updates are dropped until its bucket refills (`RATE_SENDER_PER_MIN`, the same
 budget as a web conversation). Runs as a handler group of its own, after the duplicate guard.
+
+In a group (the staff group) each member has a budget of their own: a shared one would let
+a busy shift (ten staff answering twenty residents) exhaust it, and then drop everyone's
+replies and claims. A refused button press is still answered (the notice the first time,
+an empty answer after), so the client stops its spinner instead of waiting for Telegram to
+time out.
 The buckets are the gateway's (`ChatLimits.telegram`, in Redis when several gateways share
 one bot token's chats), put in `bot_data` by `build_telegram`; in memory when none were given.
 """
@@ -31,15 +37,27 @@ async def throttle(update: Update, context: Context) -> None:
     buckets: Buckets = context.bot_data.get(BUCKETS_KEY) or context.bot_data.setdefault(
         BUCKETS_KEY, KeyedBuckets(svc.settings.rate_sender_per_min))
     warned: set = context.bot_data.setdefault(WARNED_KEY, set())
-    if not await buckets.take(str(chat.id)):
-        warned.discard(chat.id)
+    key = bucket_key(update)
+    if not await buckets.take(key):
+        warned.discard(key)
         return
-    if chat.id not in warned:
-        warned.add(chat.id)
-        logger.info("telegram chat=%s over its rate limit", chat.id)
+    query = update.callback_query
+    if key not in warned:
+        warned.add(key)
+        logger.info("telegram %s over its rate limit", key)
         text = t("input.rate_limited", svc.locale(update))
-        if update.callback_query is not None:
-            await update.callback_query.answer(text)
+        if query is not None:
+            await query.answer(text)
         else:
             await send_text(context.bot, chat.id, text)
+    elif query is not None:
+        await query.answer()
     raise ApplicationHandlerStop
+
+
+def bucket_key(update: Update) -> str:
+    """A private chat's id; in a group, the chat's and the member's (one budget per member)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None and chat.type != "private" and user is not None:
+        return f"{chat.id}:{user.id}"
+    return str(chat.id if chat is not None else "-")

@@ -24,9 +24,11 @@ from bot.chat import ChatService
 from bot.handoff import models as m
 from bot.handoff.canned import CannedAnswers
 from bot.handoff.service import HandoffService
+from bot.rate_limit import KeyedBuckets
 from bot.telegram import staff_store
 from bot.telegram.app import TelegramFrontEnd, build_telegram
 from bot.telegram.group_pacer import GroupPacer
+from bot.telegram.limits import BUCKETS_KEY
 from bot.telegram.staff_handlers import STAFF_GROUP_KEY
 from common.case_presentation import deadline_text
 from common.db import create_all, make_engine, make_session_factory, session_scope
@@ -67,6 +69,18 @@ class Staffed:
             await asyncio.sleep(0.02)
         got = [(s.message_thread_id, s.text[:50]) for s in self.emulator.sent(chat_id)]
         raise AssertionError(f"nothing matching in {chat_id}/{thread}: {got}")
+
+    async def answers(self, *presses: Dict[str, Any], timeout: float = 15.0) -> List[Dict[str, Any]]:
+        """The bot's answers to these button presses, waiting for them (a clear failure when one never comes)."""
+        ids = [p["callback_query"]["id"] for p in presses]
+        deadline = time.monotonic() + timeout
+        while not all(i in self.emulator.callback_answers for i in ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        missing = [i for i in ids if i not in self.emulator.callback_answers]
+        assert not missing, (f"presses {missing} never answered; answerCallbackQuery calls: "
+                             f"{[c.params for c in self.emulator.calls_of('answerCallbackQuery')][-5:]}; "
+                             f"updates waiting: {self.emulator.pending_updates()}")
+        return [self.emulator.callback_answers[i] for i in ids]
 
     async def settle(self) -> None:
         await asyncio.sleep(0.3)
@@ -147,15 +161,34 @@ async def test_first_claim_wins_and_the_other_is_told_who_has_it(staffed: Staffe
     first = emu.press(staffed.chat_id, card.message_id, card.buttons[0]["callback_data"], user_id=WANG)
     second = emu.press(staffed.chat_id, card.message_id, card.buttons[0]["callback_data"], user_id=LI)
     await staffed.wait_for(staffed.chat_id, lambda s: s.message_id == card.message_id and not s.buttons)
-    deadline = time.monotonic() + 5
-    while len(emu.callback_answers) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    won = emu.callback_answers[first["callback_query"]["id"]]
-    lost = emu.callback_answers[second["callback_query"]["id"]]
+    won, lost = await staffed.answers(first, second)
     assert won["text"] == t("tg.staff.claimed_you", "zh_Hans")
     assert "小王" in lost["text"] and lost["show_alert"] in (True, "true")
     assert (await staffed.handoffs.get(handoff.id)).assignee.startswith("小王 (tg:9101)")
     assert "小王" in emu.sent(staffed.chat_id, thread=staffed.thread_of(handoff.id))[0].text
+
+
+async def test_each_staff_member_has_a_budget_of_their_own_and_a_refused_press_is_answered(
+        staffed: Staffed) -> None:
+    """A shared budget for the whole group let one busy shift drop everyone's claims, and a
+    refused press was never answered (the staff member's button spun until Telegram gave up)."""
+    emu = staffed.emulator
+    staffed.front.application.bot_data[BUCKETS_KEY] = KeyedBuckets(per_minute=6)  # burst of 3
+    handoff = await staffed.open(next(_residents))
+    card = emu.sent(staffed.chat_id, thread=staffed.thread_of(handoff.id))[0]
+    since = time.time()
+    for _ in range(3):
+        emu.staff_text(staffed.chat_id, WANG, "/queue")
+    flooded = emu.press(staffed.chat_id, card.message_id, card.buttons[0]["callback_data"], user_id=WANG)
+    again = emu.press(staffed.chat_id, card.message_id, card.buttons[0]["callback_data"], user_id=WANG)
+    claim = emu.press(staffed.chat_id, card.message_id, card.buttons[0]["callback_data"], user_id=LI)
+    told, quiet, won = await staffed.answers(flooded, again, claim)
+    assert told["text"] == t("input.rate_limited", "zh_Hans")
+    assert not quiet.get("text")
+    assert won["text"] == t("tg.staff.claimed_you", "zh_Hans")
+    assert (await staffed.handoffs.get(handoff.id)).assignee.startswith("小李")
+    await staffed.settle()
+    assert not any(s.text == t("input.rate_limited", "zh_Hans") for s in emu.sent(staffed.chat_id, since=since))
 
 
 async def test_staff_text_and_photo_reach_the_resident_and_notes_do_not(staffed: Staffed) -> None:
