@@ -50,6 +50,8 @@ import rasa.utils.endpoints as rasa_endpoints
 from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 
+from common import fast_json
+
 logger = logging.getLogger(__name__)
 DOWN_FOR_S = 5.0
 CONNECT_TIMEOUT_S = 3.0
@@ -86,6 +88,7 @@ class PooledEndpointConfig(EndpointConfig):
                 headers=self.headers, auth=auth,
                 timeout=aiohttp.ClientTimeout(total=rasa_endpoints.DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_IDLE_S),
+                json_serialize=fast_json.dumps,  # the whole tracker, every action call
             )
         return _Kept(self._pooled)
 

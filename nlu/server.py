@@ -16,6 +16,8 @@ round-robin with failover (`nlu/action_failover.py`).
 Log records are masked as in every process of the project (`common.logs.mask_every_record`).
 A tracker that cannot be read (the tracker store's database unreachable) fails the turn
 instead of starting it on an empty conversation (`strict_tracker_reads`).
+RulePolicy featurises only the states its longest rule can see, not the whole session
+(`nlu/rule_window.py`): a prediction's cost no longer grows with the conversation.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from rasa.shared.utils.common import all_subclasses
 from common.logs import mask_every_record, quiet_client_libraries
 from common.service_secret import SECRET_NAME
 from common.settings import Settings
-from nlu import action_failover
+from nlu import action_failover, rule_window
 
 logger = logging.getLogger(__name__)
 _installed = False
@@ -143,6 +145,7 @@ def main() -> None:
     set_action_timeout(settings.rasa_action_timeout_s)
     action_failover.install(settings.action_server_urls)
     strict_tracker_reads()
+    rule_window.install()  # RulePolicy featurises its longest rule's window, not the session
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main

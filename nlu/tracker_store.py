@@ -33,21 +33,22 @@ from the database first. SQLite connections are pooled (WAL set once per connect
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, _create_sequence
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core import events
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from common import fast_json
 from common.crypto import DecryptionError, FieldCipher, assistant_cipher
 from common.settings import Settings
 
@@ -114,22 +115,43 @@ SESSION_STARTED = SessionStarted.type_name
 CACHE_SIZE_ENV = "RASA_TRACKER_CACHE_SIZE"
 
 
+class _Row:
+    """One stored event of a cached session: its timestamp, and the event itself, parsed
+    from its JSON once (on the first read that needs it) or kept as saved."""
+
+    __slots__ = ("timestamp", "_data", "_events")
+
+    def __init__(self, timestamp: Optional[float], data: Optional[str] = None,
+                 event: Optional[Event] = None) -> None:
+        self.timestamp = timestamp
+        self._data = data
+        self._events: Optional[List[Event]] = [event] if event is not None else None
+
+    def events(self) -> List[Event]:
+        """The row's event (none when Rasa does not know its type, as `from_dict` skips it)."""
+        if self._events is None:
+            self._events = events.deserialise_events([fast_json.loads(self._data or "null")])
+            self._data = None
+        return self._events
+
+
 @dataclass
 class _Session:
     """A conversation's latest session as stored: what Rasa's `_event_query` would return."""
 
     last_id: int = 0  # the highest id of the conversation's rows read (any session)
     started_at: Optional[float] = None  # the latest `session_started` row's timestamp
-    rows: List[Tuple[Optional[float], str]] = field(default_factory=list)  # (timestamp, JSON)
+    rows: List[_Row] = field(default_factory=list)
 
-    def add(self, timestamp: Optional[float], type_name: str, data: str) -> None:
+    def add(self, timestamp: Optional[float], type_name: str, data: Optional[str] = None,
+            event: Optional[Event] = None) -> None:
         if type_name == SESSION_STARTED and timestamp is not None:
             if self.started_at is None or timestamp > self.started_at:
                 self.started_at = timestamp
                 # Rasa's filter: `timestamp >= the latest session start` (NULL never matches)
-                self.rows = [r for r in self.rows if r[0] is not None and r[0] >= timestamp]
+                self.rows = [r for r in self.rows if r.timestamp is not None and r.timestamp >= timestamp]
         if self.started_at is None or (timestamp is not None and timestamp >= self.started_at):
-            self.rows.append((timestamp, data))
+            self.rows.append(_Row(timestamp, data, event))
 
 
 class EncryptedSQLTrackerStore(SQLTrackerStore):
@@ -169,9 +191,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             else:
                 self._read_newer(session, sender_id, cached)
             self._keep(sender_id, cached)
-        events = [json.loads(data) for _, data in cached.rows]
-        if self.domain and events:
-            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        stored = [event for row in cached.rows for event in row.events()]
+        if self.domain and stored:
+            return DialogueStateTracker.from_events(sender_id, stored, self.domain.slots)
         return None
 
     def _table(self) -> sa.Table:
@@ -192,7 +214,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         query = sa.select(table.c.timestamp, table.c.data).where(upto).order_by(table.c.id)
         if cached.started_at is not None:
             query = query.where(table.c.timestamp >= cached.started_at)
-        cached.rows = [(row.timestamp, row.data) for row in session.execute(query)]
+        cached.rows = [_Row(row.timestamp, row.data) for row in session.execute(query)]
         return cached
 
     def _read_newer(self, session: Any, sender_id: str, cached: _Session) -> None:
@@ -238,7 +260,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                     "timestamp": data.get("timestamp"),
                     "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
                     "action_name": data.get("name"),
-                    "data": json.dumps(data),
+                    "data": fast_json.dumps(data),
                 })
             if rows:
                 session.execute(table.insert(), rows)

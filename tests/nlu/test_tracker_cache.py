@@ -120,3 +120,25 @@ def test_evicted_conversations_are_read_again(database_url: str, monkeypatch: py
         sender = f"web:e{n}"
         assert _events(asyncio.run(store.retrieve(sender))) == _events(asyncio.run(reference.retrieve(sender)))
     assert asyncio.run(store.retrieve("web:nobody")) is None
+
+
+def test_a_turn_that_is_not_saved_leaves_no_trace_in_the_next_read(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsed events are kept between reads (each row parsed once): a tracker a failed turn
+    changed but never saved must not reach the next read through them."""
+    store = _store(database_url, monkeypatch, 10)
+    reference = _store(database_url, monkeypatch, 0)
+    rng = random.Random(3)
+    tracker = DialogueStateTracker("web:u", DOMAIN.slots)
+    for event in _turn(rng, 1, start_session=True):
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+    read = asyncio.run(store.retrieve("web:u"))
+    for event in _turn(rng, 2, start_session=False):  # the turn fails before its save
+        read.update(event)
+    assert read.get_slot("name") == "张2"
+    again = asyncio.run(store.retrieve("web:u"))
+    assert again is not read and again.get_slot("name") == "张1"
+    assert _events(again) == _events(asyncio.run(reference.retrieve("web:u")))
+    assert [e for e in again.events if isinstance(e, UserUttered)][-1].text == "问题 1"
