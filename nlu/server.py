@@ -17,7 +17,8 @@ Log records are masked as in every process of the project (`common.logs.mask_eve
 A tracker that cannot be read (the tracker store's database unreachable) fails the turn
 instead of starting it on an empty conversation (`strict_tracker_reads`).
 RulePolicy featurises only the states its longest rule can see, not the whole session
-(`nlu/rule_window.py`): a prediction's cost no longer grows with the conversation.
+(`nlu/rule_window.py`): a prediction's cost no longer grows with the conversation; nor does
+an action call's, which carries the state and this turn's events (`nlu/action_call.py`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from rasa.shared.utils.common import all_subclasses
 from common.logs import mask_every_record, quiet_client_libraries
 from common.service_secret import SECRET_NAME
 from common.settings import Settings
-from nlu import action_failover, rule_window
+from nlu import action_call, action_failover, rule_window
 
 logger = logging.getLogger(__name__)
 _installed = False
@@ -146,6 +147,7 @@ def main() -> None:
     action_failover.install(settings.action_server_urls)
     strict_tracker_reads()
     rule_window.install()  # RulePolicy featurises its longest rule's window, not the session
+    action_call.install()  # each action call carries this turn's events, not the session's
     mask_every_record()  # Rasa logs message texts at DEBUG; mask them like every process does
     quiet_client_libraries()  # and no client library's request lines (URLs) at INFO
     from rasa.__main__ import main as rasa_main
