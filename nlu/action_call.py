@@ -27,8 +27,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
-_rasa_action_call_format = RemoteAction._action_call_format
-_installed = False
+from nlu.patch import Patch
 
 
 def turn_events(tracker: DialogueStateTracker) -> List[Event]:
@@ -50,9 +49,5 @@ def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domai
     return result
 
 
-def install() -> None:
-    """Rasa's action calls carry this turn's events (idempotent)."""
-    global _installed
-    if not _installed:
-        RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
-        _installed = True
+PATCH = Patch(RemoteAction, "_action_call_format", _action_call_format)
+install, uninstall = PATCH.install, PATCH.uninstall  # this turn's events / Rasa's whole session

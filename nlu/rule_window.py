@@ -33,8 +33,7 @@ from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-_rasa_prediction_states = RulePolicy._prediction_states
-_installed = False
+from nlu.patch import Patch
 
 
 def window_of(policy: RulePolicy) -> Optional[int]:
@@ -79,22 +78,11 @@ def _prediction_states(
 ) -> List[State]:
     window = window_of(self)
     if window is None:
-        return _rasa_prediction_states(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
+        return PATCH.original(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
     states = last_states(tracker, domain, window)
     self.featurizer._choose_last_user_input([states], use_text_for_last_user_input)
     return states
 
 
-def install() -> None:
-    """RulePolicy predicts from the window (idempotent)."""
-    global _installed
-    if not _installed:
-        RulePolicy._prediction_states = _prediction_states  # type: ignore[method-assign]
-        _installed = True
-
-
-def uninstall() -> None:
-    """Rasa's own again (tests compare the two)."""
-    global _installed
-    RulePolicy._prediction_states = _rasa_prediction_states  # type: ignore[method-assign]
-    _installed = False
+PATCH = Patch(RulePolicy, "_prediction_states", _prediction_states)
+install, uninstall = PATCH.install, PATCH.uninstall  # RulePolicy predicts from the window / Rasa's own

@@ -45,11 +45,9 @@ def _payload(selective: bool, tracker: DialogueStateTracker | None = None,
 
 @pytest.fixture(autouse=True)
 def installed() -> Any:
-    original = RemoteAction._action_call_format
     action_call.install()
     yield
-    RemoteAction._action_call_format = original  # type: ignore[method-assign]
-    action_call._installed = False
+    action_call.uninstall()
 
 
 def test_the_call_carries_the_state_and_this_turns_events() -> None:

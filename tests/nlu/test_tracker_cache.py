@@ -45,6 +45,16 @@ def _turn(rng: random.Random, n: int, start_session: bool) -> List[Event]:
     return events
 
 
+def _play(tracker: DialogueStateTracker, rng: random.Random, n: int, start_session: bool,
+          store: EncryptedSQLTrackerStore | None = None) -> DialogueStateTracker:
+    """Turn `n` applied to `tracker`, and saved to `store` when one is given."""
+    for event in _turn(rng, n, start_session=start_session):
+        tracker.update(event)
+    if store is not None:
+        asyncio.run(store.save(tracker))
+    return tracker
+
+
 def test_two_servers_alternating_see_what_rasas_own_store_sees(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,9 +67,7 @@ def test_two_servers_alternating_see_what_rasas_own_store_sees(
         server = rng.choice(servers)
         tracker = asyncio.run(server.retrieve(sender)) or DialogueStateTracker(sender, DOMAIN.slots)
         assert _events(tracker) == _events(asyncio.run(reference.retrieve(sender))) or not tracker.events
-        for event in _turn(rng, n, start_session=(n % 11 == 0 or not tracker.events)):
-            tracker.update(event)
-        asyncio.run(server.save(tracker))
+        _play(tracker, rng, n, start_session=(n % 11 == 0 or not tracker.events), store=server)
     for sender in senders:
         expected = _events(asyncio.run(reference.retrieve(sender)))
         assert expected, sender
@@ -72,13 +80,9 @@ def test_a_new_session_hides_the_old_one_as_rasa_does(database_url: str, monkeyp
     reference = _store(database_url, monkeypatch, 0)
     rng = random.Random(1)
     tracker = DialogueStateTracker("web:s", DOMAIN.slots)
-    for event in _turn(rng, 1, start_session=True):
-        tracker.update(event)
-    asyncio.run(store.save(tracker))
+    _play(tracker, rng, 1, start_session=True, store=store)
     tracker = asyncio.run(store.retrieve("web:s"))
-    for event in _turn(rng, 2, start_session=True):  # a second session within the same tracker
-        tracker.update(event)
-    asyncio.run(store.save(tracker))
+    _play(tracker, rng, 2, start_session=True, store=store)  # a second session within the same tracker
     ours, rasas = asyncio.run(store.retrieve("web:s")), asyncio.run(reference.retrieve("web:s"))
     assert _events(ours) == _events(rasas)
     assert [e["event"] for e in _events(ours)].count("session_started") == 1
@@ -91,17 +95,11 @@ def test_a_writer_it_did_not_see_is_read_before_saving(database_url: str, monkey
     reference = _store(database_url, monkeypatch, 0)
     rng = random.Random(2)
     tracker = DialogueStateTracker("web:w", DOMAIN.slots)
-    for event in _turn(rng, 1, start_session=True):
-        tracker.update(event)
-    asyncio.run(first.save(tracker))
+    _play(tracker, rng, 1, start_session=True, store=first)
     asyncio.run(first.retrieve("web:w"))  # cached by the first server
     other = asyncio.run(second.retrieve("web:w"))
-    for event in _turn(rng, 2, start_session=False):
-        other.update(event)
-    asyncio.run(second.save(other))
-    for event in _turn(rng, 3, start_session=False):  # the first server's tracker is complete too
-        other.update(event)
-    asyncio.run(first.save(other))
+    _play(other, rng, 2, start_session=False, store=second)
+    _play(other, rng, 3, start_session=False, store=first)  # the first server's tracker is complete too
     assert _events(asyncio.run(first.retrieve("web:w"))) == _events(asyncio.run(reference.retrieve("web:w")))
     assert len(_events(asyncio.run(reference.retrieve("web:w")))) == len(other.events)
 
@@ -112,9 +110,7 @@ def test_evicted_conversations_are_read_again(database_url: str, monkeypatch: py
     rng = random.Random(3)
     for n in range(5):
         tracker = DialogueStateTracker(f"web:e{n}", DOMAIN.slots)
-        for event in _turn(rng, n, start_session=True):
-            tracker.update(event)
-        asyncio.run(store.save(tracker))
+        _play(tracker, rng, n, start_session=True, store=store)
     assert len(store._sessions) == 2
     for n in range(5):
         sender = f"web:e{n}"
@@ -131,12 +127,9 @@ def test_a_turn_that_is_not_saved_leaves_no_trace_in_the_next_read(
     reference = _store(database_url, monkeypatch, 0)
     rng = random.Random(3)
     tracker = DialogueStateTracker("web:u", DOMAIN.slots)
-    for event in _turn(rng, 1, start_session=True):
-        tracker.update(event)
-    asyncio.run(store.save(tracker))
+    _play(tracker, rng, 1, start_session=True, store=store)
     read = asyncio.run(store.retrieve("web:u"))
-    for event in _turn(rng, 2, start_session=False):  # the turn fails before its save
-        read.update(event)
+    _play(read, rng, 2, start_session=False)  # the turn fails before its save
     assert read.get_slot("name") == "张2"
     again = asyncio.run(store.retrieve("web:u"))
     assert again is not read and again.get_slot("name") == "张1"

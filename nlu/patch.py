@@ -1,0 +1,19 @@
+"""One method of a Rasa class replaced by ours, Rasa's own kept (for tests and for a fallback)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class Patch:
+    """`owner.name` becomes `replacement` on `install()` (idempotent), Rasa's on `uninstall()`."""
+
+    def __init__(self, owner: type, name: str, replacement: Callable[..., Any]):
+        self.owner, self.name, self.replacement = owner, name, replacement
+        self.original: Callable[..., Any] = getattr(owner, name)
+
+    def install(self) -> None:
+        setattr(self.owner, self.name, self.replacement)
+
+    def uninstall(self) -> None:
+        setattr(self.owner, self.name, self.original)
