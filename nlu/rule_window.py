@@ -15,8 +15,9 @@ the loaded model), built the same way Rasa builds them (`Domain.states_for_track
 with RulePolicy's options: no rule-only turns hidden, unset slots kept, then
 `_choose_last_user_input`); the tracker's events are still replayed from the start (slots
 and loops must be what they were), but the states, the matching and the log line cover the
-window only. What else changes: the prediction *source* named when no rule matches (a key
-of the states, informational) covers the window rather than the whole session.
+window only, and are built once per tracker state (asked twice right after a user message).
+What else changes: the prediction *source* named when no rule matches (a key of the states,
+informational) covers the window rather than the whole session.
 
 Installed by `nlu/server.py` for serving only; training (contradiction checks over the
 stories) keeps Rasa's own. `tests/nlu/test_rule_window.py` compares the predictions with
@@ -79,9 +80,26 @@ def _prediction_states(
     window = window_of(self)
     if window is None:
         return PATCH.original(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
-    states = last_states(tracker, domain, window)
+    states = _copy(_memoised_states(self, tracker, domain, window))
     self.featurizer._choose_last_user_input([states], use_text_for_last_user_input)
     return states
+
+
+def _memoised_states(policy: RulePolicy, tracker: DialogueStateTracker, domain: Domain, window: int) -> List[State]:
+    """The window's states, built once per tracker as it is: a prediction right after a user
+    message asks twice (from the text, then from the intent) for the same events."""
+    last = tracker.events[-1] if tracker.events else None
+    memo = policy.__dict__.get("_states_memo")
+    if memo is not None and memo[0] is tracker and memo[1] == len(tracker.events) and memo[2] is last:
+        return memo[3]
+    states = last_states(tracker, domain, window)
+    policy.__dict__["_states_memo"] = (tracker, len(tracker.events), last, states)
+    return states
+
+
+def _copy(states: List[State]) -> List[State]:
+    """Copies deep enough for `_choose_last_user_input`, which deletes keys of a sub-state."""
+    return [{name: dict(sub_state) for name, sub_state in state.items()} for state in states]
 
 
 PATCH = Patch(RulePolicy, "_prediction_states", _prediction_states)

@@ -5,10 +5,13 @@ domain went to the action server on every call, encoded and decoded each time.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Dict, List
 
 import pytest
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionListen, RemoteAction
+from rasa.core.actions.forms import FormAction
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
@@ -74,3 +77,29 @@ def test_the_domain_goes_only_where_rasa_would_send_it() -> None:
 def test_before_any_user_message_the_whole_session_goes() -> None:
     tracker = DialogueStateTracker.from_events("web:b", [ActionExecuted("action_session_start")], DOMAIN.slots)
     assert action_call.turn_events(tracker) == list(tracker.events)
+
+
+class _Processor:
+    """Stands for Rasa's MessageProcessor: records what `_run_action` was given to run on."""
+
+
+@pytest.mark.parametrize("events, kind, copied", [([], "remote", False), ([SlotSet("name", "x")], "remote", True),
+                                                 ([], "listen", False), ([], "form", True)])
+def test_a_call_without_policy_events_runs_on_the_tracker_itself(
+    monkeypatch: pytest.MonkeyPatch, events: List[Event], kind: str, copied: bool
+) -> None:
+    seen: Dict[str, Any] = {}
+
+    async def rasas(self: Any, action: Any, tracker: DialogueStateTracker, *_args: Any) -> bool:
+        seen["ran_on"] = tracker.copy()  # what Rasa's `_run_action` does first
+        seen["second_copy"] = tracker.copy()
+        return True
+
+    monkeypatch.setattr(action_call.RUN_ACTION, "original", rasas)
+    tracker = _tracker()
+    action = {"remote": RemoteAction("action_answer_faq", None), "listen": ActionListen(),
+              "form": FormAction("application_form", None)}[kind]
+    prediction = PolicyPrediction([], "RulePolicy", events=events)
+    assert asyncio.run(action_call._run_action(_Processor(), action, tracker, None, None, prediction))
+    assert (seen["ran_on"] is not tracker) is copied
+    assert seen["second_copy"] is not tracker and "copy" not in tracker.__dict__

@@ -106,3 +106,21 @@ def test_a_prediction_no_longer_grows_with_the_session(agent: Agent) -> None:
     tracker = DialogueStateTracker.from_events(
         "s", [ActionExecuted("action_listen")] + small_talk(100), agent.domain.slots)
     assert len(policy._prediction_states(tracker, agent.domain)) == window
+
+
+def test_the_states_are_built_again_when_the_tracker_changed(agent: Agent) -> None:
+    """The window is built once per tracker state: the same tracker after one more event
+    gets the new states, and a caller's edits of the states reach no one else."""
+    policy = rule_policy(agent)
+    rule_window.install()
+    tracker = DialogueStateTracker.from_events(
+        "s", [ActionExecuted("action_listen")] + small_talk(3), agent.domain.slots)
+    first = policy._prediction_states(tracker, agent.domain)
+    first[-1].clear()
+    assert policy._prediction_states(tracker, agent.domain)[-1]  # not the edited copy
+    tracker.update(UserUttered("谢谢", intent={"name": "thank", "confidence": 1.0}))
+    after = policy._prediction_states(tracker, agent.domain, use_text_for_last_user_input=False)
+    assert after[-1]["user"]["intent"] == "thank"
+    expected = rule_window.last_states(tracker, agent.domain, rule_window.window_of(policy))
+    policy.featurizer._choose_last_user_input([expected], False)
+    assert after == expected
