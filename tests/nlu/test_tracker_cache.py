@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -23,6 +23,11 @@ DOMAIN = Domain.from_dict(
 def _store(url: str, monkeypatch: pytest.MonkeyPatch, cache: int) -> EncryptedSQLTrackerStore:
     monkeypatch.setenv("RASA_TRACKER_CACHE_SIZE", str(cache))
     return EncryptedSQLTrackerStore(domain=DOMAIN, sql_url=url)
+
+
+def _with_reference(url: str, monkeypatch: pytest.MonkeyPatch, cache: int = 10) -> Tuple[EncryptedSQLTrackerStore, ...]:
+    """A caching store and Rasa's own reads and writes (no cache) on the same database."""
+    return _store(url, monkeypatch, cache), _store(url, monkeypatch, 0)
 
 
 def _events(tracker: DialogueStateTracker | None) -> List[Dict[str, Any]]:
@@ -76,8 +81,7 @@ def test_two_servers_alternating_see_what_rasas_own_store_sees(
 
 
 def test_a_new_session_hides_the_old_one_as_rasa_does(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = _store(database_url, monkeypatch, 10)
-    reference = _store(database_url, monkeypatch, 0)
+    store, reference = _with_reference(database_url, monkeypatch)
     rng = random.Random(1)
     tracker = DialogueStateTracker("web:s", DOMAIN.slots)
     _play(tracker, rng, 1, start_session=True, store=store)
@@ -105,8 +109,7 @@ def test_a_writer_it_did_not_see_is_read_before_saving(database_url: str, monkey
 
 
 def test_evicted_conversations_are_read_again(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = _store(database_url, monkeypatch, 2)
-    reference = _store(database_url, monkeypatch, 0)
+    store, reference = _with_reference(database_url, monkeypatch, cache=2)
     rng = random.Random(3)
     for n in range(5):
         tracker = DialogueStateTracker(f"web:e{n}", DOMAIN.slots)
@@ -123,8 +126,7 @@ def test_a_turn_that_is_not_saved_leaves_no_trace_in_the_next_read(
 ) -> None:
     """Parsed events are kept between reads (each row parsed once): a tracker a failed turn
     changed but never saved must not reach the next read through them."""
-    store = _store(database_url, monkeypatch, 10)
-    reference = _store(database_url, monkeypatch, 0)
+    store, reference = _with_reference(database_url, monkeypatch)
     rng = random.Random(3)
     tracker = DialogueStateTracker("web:u", DOMAIN.slots)
     _play(tracker, rng, 1, start_session=True, store=store)
