@@ -174,17 +174,23 @@ async def read_handoff(
     }
 
 
+async def _change(request: Request, handoff_id: int, staff: auth.Staff, change: str) -> Dict[str, Any]:
+    """Claims or closes a hand-off as `staff`: 404 when there is none, 409 when someone else
+    holds it or it is closed."""
+    service = _service(request)
+    await _handoff_or_404(service, handoff_id)
+    try:
+        handoff = await getattr(service, change)(handoff_id, staff.username)
+    except (AlreadyClaimed, HandoffClosed) as exc:
+        raise _conflict(exc) from exc
+    return handoff_json(handoff)
+
+
 @router.post("/handoffs/{handoff_id}/claim")
 async def claim(
     request: Request, handoff_id: int = Path(..., ge=1), staff: auth.Staff = Depends(auth.require_csrf)
 ) -> Dict[str, Any]:
-    service = _service(request)
-    await _handoff_or_404(service, handoff_id)
-    try:
-        handoff = await service.claim(handoff_id, staff.username)
-    except (AlreadyClaimed, HandoffClosed) as exc:
-        raise _conflict(exc) from exc
-    return handoff_json(handoff)
+    return await _change(request, handoff_id, staff, "claim")
 
 
 @router.post("/handoffs/{handoff_id}/messages")
@@ -208,13 +214,7 @@ async def post_message(
 async def close(
     request: Request, handoff_id: int = Path(..., ge=1), staff: auth.Staff = Depends(auth.require_csrf)
 ) -> Dict[str, Any]:
-    service = _service(request)
-    await _handoff_or_404(service, handoff_id)
-    try:
-        handoff = await service.close(handoff_id, staff.username)
-    except (AlreadyClaimed, HandoffClosed) as exc:
-        raise _conflict(exc) from exc
-    return handoff_json(handoff)
+    return await _change(request, handoff_id, staff, "close")
 
 
 @router.get("/ratings")

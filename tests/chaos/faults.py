@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from tests.chaos.listener import Listener
 from tests.telegram.emulator import BotApiEmulator
 from tools.services import Stack
 from tools.supervisor import Supervisor
@@ -31,27 +32,17 @@ METHODS = {b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS"}
 Hook = Optional[Callable[[], None]]
 
 
-class FaultProxy:
+class FaultProxy(Listener):
     """Forwards 127.0.0.1:<port> to the case API; see the module docstring."""
 
     def __init__(self, upstream_port: int):
+        super().__init__("fault-proxy")
         self.upstream_port = upstream_port
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(64)
-        self.port = int(self._server.getsockname()[1])
         self._prefix = SUBMIT
         self._contains = b""
         self._before: Hook = None
         self._after: Hook = None
-        self._lock = threading.Lock()
-        self._closed = False
-        threading.Thread(target=self._accept, name="fault-proxy", daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.start()
 
     def on_submit(self, before: Hook = None, after: Hook = None) -> None:
         """Arms the hooks for the next `POST /cases` (each runs once)."""
@@ -68,18 +59,6 @@ class FaultProxy:
             hook = getattr(self, which)
             setattr(self, which, None)
         return hook
-
-    def close(self) -> None:
-        self._closed = True
-        self._server.close()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         try:

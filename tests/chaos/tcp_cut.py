@@ -17,6 +17,8 @@ import struct
 import threading
 from typing import Set, Tuple
 
+from tests.chaos.listener import Listener
+
 _LINGER_ZERO = struct.pack("ii", 1, 0)  # close() sends RST instead of FIN
 
 
@@ -35,22 +37,16 @@ def reset(sock: socket.socket) -> None:
             pass
 
 
-class TcpCut:
+class TcpCut(Listener):
     """Forwards 127.0.0.1:<port> to `upstream` until `cut()`; see the module docstring."""
 
     def __init__(self, upstream: Tuple[str, int] = ("127.0.0.1", 5432)):
+        super().__init__("tcp-cut", backlog=128)
         self.upstream = upstream
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(128)
-        self.port = int(self._server.getsockname()[1])
-        self._lock = threading.Lock()
         self._open: Set[socket.socket] = set()
         self._is_cut = False
-        self._closed = False
         self.refused = 0  # connections reset at accept while cut (the services kept trying)
-        threading.Thread(target=self._accept, name="tcp-cut", daemon=True).start()
+        self.start()
 
     @property
     def is_cut(self) -> bool:
@@ -71,20 +67,8 @@ class TcpCut:
             self._is_cut = False
 
     def close(self) -> None:
-        self._closed = True
         self.cut()
-        try:
-            self._server.close()
-        except OSError:
-            pass
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        super().close()
 
     def _serve(self, client: socket.socket) -> None:
         if self._is_cut:

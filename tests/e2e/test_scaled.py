@@ -119,17 +119,15 @@ def test_a_status_update_is_pushed_once_with_both_gateways_notifiers(scaled, gat
     assert len(keys) == 1 and keys[0].startswith("event:")
 
 
-def test_killing_one_action_server_mid_conversation_loses_no_turn(scaled, gateways) -> None:  # noqa: ANN001
-    """Both Rasa servers call both action servers (nlu/action_failover.py): with action server 1
-    dead every action goes to action server 2, from Rasa 1 (its own is the dead one) too.
-    Runs before the Rasa kill below, while both Rasa servers still take turns."""
-    chat = _conversation(gateways, "kill-actions")
+def _apply_killing(scaled, chat, service: str) -> str:  # noqa: ANN001
+    """The whole application, through both gateways in turn, with `service` killed (SIGKILL)
+    after the second answer; the case id the confirmation got."""
     assert chat.say("我要报装")["meta"]["requested_slot"] == "name"
     assert chat.say("陈海明")["meta"]["requested_slot"] == "id_number"
-    actions = scaled.service("actions-1")
-    assert actions.process is not None
-    os.killpg(actions.process.pid, signal.SIGKILL)
-    actions.process.wait(10)
+    victim = scaled.service(service)
+    assert victim.process is not None
+    os.killpg(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(10)
     assert chat.say("440802198003120310")["meta"]["requested_slot"] == "address"
     assert chat.say("湛江市赤坎区人民大道中28号")["meta"]["requested_slot"] == "phone"
     assert chat.say("13800138000")["meta"]["requested_slot"] == "customer_type"
@@ -138,7 +136,15 @@ def test_killing_one_action_server_mid_conversation_loses_no_turn(scaled, gatewa
     if reply["meta"]["requested_slot"] == "linked_utilities":
         reply = chat.say('/inform{"linked": "none"}')
     assert reply["meta"]["requested_slot"] == "confirm"
-    case_id = chat.say("/affirm")["meta"]["case_id"]
+    return chat.say("/affirm")["meta"]["case_id"]
+
+
+def test_killing_one_action_server_mid_conversation_loses_no_turn(scaled, gateways) -> None:  # noqa: ANN001
+    """Both Rasa servers call both action servers (nlu/action_failover.py): with action server 1
+    dead every action goes to action server 2, from Rasa 1 (its own is the dead one) too.
+    Runs before the Rasa kill below, while both Rasa servers still take turns."""
+    chat = _conversation(gateways, "kill-actions")
+    case_id = _apply_killing(scaled, chat, "actions-1")
     assert case_id and [case["case_id"] for case in cases_of(scaled, chat.sender_id)] == [case_id]
     assert case_id in texts(chat.say("我的申请到哪一步了"))
     dead = f"action server http://127.0.0.1:{scaled.scaled_ports.actions[0]}/webhook unreachable"
@@ -147,22 +153,7 @@ def test_killing_one_action_server_mid_conversation_loses_no_turn(scaled, gatewa
 
 def test_killing_one_rasa_mid_conversation_loses_no_turn(scaled, gateways) -> None:  # noqa: ANN001
     chat = _conversation(gateways, "kill")
-    assert chat.say("我要报装")["meta"]["requested_slot"] == "name"
-    assert chat.say("陈海明")["meta"]["requested_slot"] == "id_number"
-    rasa = scaled.service("rasa-1")
-    assert rasa.process is not None
-    os.killpg(rasa.process.pid, signal.SIGKILL)
-    rasa.process.wait(10)
-    # The rest of the form, still alternating gateways; every turn lands on the live Rasa.
-    assert chat.say("440802198003120310")["meta"]["requested_slot"] == "address"
-    assert chat.say("湛江市赤坎区人民大道中28号")["meta"]["requested_slot"] == "phone"
-    assert chat.say("13800138000")["meta"]["requested_slot"] == "customer_type"
-    assert chat.say('/inform{"customer_type": "resident"}')["meta"]["requested_slot"] == "capacity_kw"
-    reply = chat.say("8千瓦")
-    if reply["meta"]["requested_slot"] == "linked_utilities":
-        reply = chat.say('/inform{"linked": "none"}')
-    assert reply["meta"]["requested_slot"] == "confirm"
-    case_id = chat.say("/affirm")["meta"]["case_id"]
+    case_id = _apply_killing(scaled, chat, "rasa-1")  # every later turn lands on the live Rasa
     assert [case["case_id"] for case in cases_of(scaled, chat.sender_id)] == [case_id]
     logs = "".join((scaled.var_dir / "logs" / f"gateway-{n}.log").read_text() for n in (1, 2))
     assert f"rasa {scaled.rasa_urls[0]} unreachable" in logs  # the dead one was tried, then skipped
