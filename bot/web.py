@@ -145,6 +145,7 @@ async def create_session(request: Request) -> Any:
         return too_many(wait, request.app.state.settings.default_locale)
     with session_scope(request.app.state.sessions) as session:
         issued = web_sessions.issue(session=session)
+        web_sessions.prune(web_sessions.idle_limit(request.app.state.settings.web_session_idle_days), session=session)
     return {"sender_id": issued.sender_id, "token": issued.token}
 
 

@@ -14,6 +14,13 @@ Last use is recorded cheaply: `last_used_at` is written at most once per `TOUCH_
 conversation (a conditional update, so several gateways do not all write), not on every turn;
 the `GrantCache` holds a grant no longer than `TOUCH_EVERY` and never past the expiry, so a
 turn served from the cache is still seen within the hour.
+
+Expired conversations do not stay forever: each new conversation deletes a batch of those
+unused for longer than the idle limit plus `NOTICE_KEPT` (90 days), so the table holds the
+live ones and the recently expired ones, whose returning browser is still told "this
+conversation has ended" (401 `session_expired`); an older token gets 403, on which the page
+opens a new conversation without the notice. No job to schedule: the deleting keeps pace with
+the creating.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional, Tuple
 
-from sqlalchemy import Column, DateTime, String, update
+from sqlalchemy import Column, DateTime, String, delete, select, update
 from sqlalchemy.orm import Session
 
 from common.db import Base
@@ -37,6 +44,9 @@ ID_BYTES = 16  # 128 bits
 TOKEN_BYTES = 32  # 256 bits
 # How stale `last_used_at` may be (and how long a cached grant lasts): an hour in 30 days.
 TOUCH_EVERY = dt.timedelta(hours=1)
+# How long an expired conversation's row is kept (its token answered "expired", not "unknown").
+NOTICE_KEPT = dt.timedelta(days=90)
+PRUNE_BATCH = 200  # rows deleted at most per new conversation
 
 
 def _now() -> dt.datetime:
@@ -69,7 +79,7 @@ class WebSession(Base):
     token_sha256 = Column(String(64), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
     # Last use, to within TOUCH_EVERY (written at most that often).
-    last_used_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+    last_used_at = Column(DateTime(timezone=True), nullable=False, default=_now, index=True)
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,18 @@ def issue(*, session: Session) -> Issued:
     at = _now()
     session.add(WebSession(sender_id=sender_id, token_sha256=_digest(token), created_at=at, last_used_at=at))
     return Issued(sender_id, token)
+
+
+def prune(idle: Optional[dt.timedelta], *, session: Session, now: Optional[dt.datetime] = None) -> int:
+    """Deletes up to `PRUNE_BATCH` conversations unused for longer than `idle` plus
+    `NOTICE_KEPT` (none when conversations never expire); returns how many."""
+    if idle is None:
+        return 0
+    cutoff = (now or _now()) - idle - NOTICE_KEPT
+    oldest = select(WebSession.sender_id).where(WebSession.last_used_at < cutoff).limit(PRUNE_BATCH)
+    result = session.execute(delete(WebSession).where(WebSession.sender_id.in_(oldest.scalar_subquery()))
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def bearer_token(authorization: Optional[str]) -> Optional[str]:

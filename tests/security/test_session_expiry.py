@@ -12,6 +12,7 @@ from typing import Iterator, List
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bot import web, web_sessions
 from bot.web_sessions import GrantCache, WebSession
@@ -124,4 +125,42 @@ def test_zero_idle_days_never_expires(tmp_path: Path, clock: Clock) -> None:
     for client in open_gateway(gateway_settings(tmp_path, web_session_idle_days=0)):
         mine = open_session(client)
         clock.at = T0 + dt.timedelta(days=400)
+        open_session(client)  # a new conversation deletes nothing when none expire
         assert say(client, mine) == 200
+
+
+def rows(client: TestClient) -> List[str]:
+    with session_scope(client.app.state.sessions) as db:  # type: ignore[attr-defined]
+        return sorted(db.scalars(select(WebSession.sender_id)))
+
+
+def test_long_expired_conversations_are_deleted_as_new_ones_open(gateway: TestClient, clock: Clock) -> None:
+    """Expired rows stay `NOTICE_KEPT` (the returning browser is told its conversation ended),
+    then the next new conversation deletes them. Before: none was ever deleted."""
+    old, other = open_session(gateway), open_session(gateway)
+    clock.at = T0 + dt.timedelta(days=60)
+    assert say(gateway, other) == 401  # both expired (30 days idle): said so
+    clock.at = T0 + dt.timedelta(days=100)
+    assert open_session(gateway) and say(gateway, other) == 401  # expired 70 days ago: kept, still said so
+    clock.at = T0 + dt.timedelta(days=30 + 90, seconds=1)  # their notice period is over
+    newest = open_session(gateway)
+    assert newest["sender_id"] in rows(gateway) and old["sender_id"] not in rows(gateway)
+    assert other["sender_id"] not in rows(gateway)
+    assert say(gateway, old) == 403  # unknown now: the page opens a new conversation
+    assert say(gateway, newest) == 200
+
+
+def test_pruning_is_bounded_and_keeps_what_is_recent(tmp_path: Path, clock: Clock) -> None:
+    for client in open_gateway(gateway_settings(tmp_path, web_session_idle_days=30)):
+        with session_scope(client.app.state.sessions) as db:  # type: ignore[attr-defined]
+            for n in range(web_sessions.PRUNE_BATCH + 5):
+                db.add(WebSession(sender_id=f"web:old{n}", token_sha256="x", created_at=T0, last_used_at=T0))
+            db.add(WebSession(sender_id="web:kept", token_sha256="x", created_at=T0,
+                              last_used_at=T0 + dt.timedelta(days=10)))
+        clock.at = T0 + dt.timedelta(days=125)
+        with session_scope(client.app.state.sessions) as db:  # type: ignore[attr-defined]
+            assert web_sessions.prune(web_sessions.idle_limit(30), session=db) == web_sessions.PRUNE_BATCH
+        with session_scope(client.app.state.sessions) as db:  # type: ignore[attr-defined]
+            assert web_sessions.prune(web_sessions.idle_limit(30), session=db) == 5
+            assert web_sessions.prune(None, session=db) == 0
+        assert rows(client) == ["web:kept"]
