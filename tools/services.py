@@ -17,10 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
 import httpx
 
@@ -41,10 +42,27 @@ class PortsHeld(ServiceError):
     """A port a service needs is held by another process (nothing was started)."""
 
 
+_handed_out: Set[int] = set()
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and never handed out before by this process.
+
+    The kernel gives `bind(0)` any port nobody holds at that moment, including one handed to
+    a service that is down for a moment (killed in a fault test, restarting under the
+    supervisor, not yet started): another stack's service could then take it, and the
+    first could not come back (seen in CI: "actions cannot restart: port … is held by …
+    cases.main"). Within one process (the test run, a bench) no port is handed out twice."""
+    with _ports_lock:
+        for _attempt in range(1000):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise ServiceError("no free port left that was not handed out before")
 
 
 @dataclass

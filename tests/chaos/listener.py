@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 
+from tools.services import free_port
+
 
 class Listener:
     """Accepts on `self.port` until `close()`; a subclass serves each connection (own thread)."""
@@ -13,7 +15,7 @@ class Listener:
     def __init__(self, name: str, backlog: int = 64):
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
+        self._server.bind(("127.0.0.1", free_port()))  # never a down service's port
         self._server.listen(backlog)
         self.port = int(self._server.getsockname()[1])
         self._lock = threading.Lock()

@@ -158,3 +158,29 @@ def test_a_restart_onto_a_held_port_is_reported_as_such(tmp_path: Path) -> None:
         assert httpx.get(service.health_url).status_code == 200
     finally:
         service.stop()
+
+
+def test_a_port_handed_out_is_never_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel offers a port again as soon as nobody holds it, e.g. while a killed service
+    restarts: another stack's service took it once in CI and the first could not come back."""
+    offered = iter([50001, 50001, 50002, 50001, 50003])
+
+    class Kernel:
+        def __init__(self, *_args: object) -> None:
+            self.port = 0
+
+        def __enter__(self) -> Kernel:
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            return None
+
+        def bind(self, _address: object) -> None:
+            self.port = next(offered)
+
+        def getsockname(self) -> tuple:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr("tools.services._handed_out", set())
+    monkeypatch.setattr(socket, "socket", Kernel)
+    assert [free_port(), free_port(), free_port()] == [50001, 50002, 50003]
