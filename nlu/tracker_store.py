@@ -20,7 +20,8 @@ moves the tracker store from the SQLite file to PostgreSQL.
 conversation's whole latest session on every turn, counts it again on save, and writes
 through ORM objects on a connection opened and closed each time (SQLite's `NullPool`): under
 load that was half of Rasa's CPU per turn (py-spy: retrieve 21 %, save 31 %). This store keeps
-each recent conversation's latest session in memory, decrypted (`_Session`), and on each read
+each recent conversation's latest session in memory, decrypted (`_Session`), each event
+parsed once (`_Row`: a turn no longer decodes every event of the session), and on each read
 fetches only the rows with a higher id than it has seen, so events written by another Rasa
 server (the scaled-out profile) are picked up, and writes new events with one Core
 `INSERT` without counting. It relies on what Rasa's lock store already guarantees: one
@@ -116,16 +117,16 @@ CACHE_SIZE_ENV = "RASA_TRACKER_CACHE_SIZE"
 
 
 class _Row:
-    """One stored event of a cached session: its timestamp, and the event itself, parsed
-    from its JSON once (on the first read that needs it) or kept as saved."""
+    """One stored event of a cached session: its timestamp, and the event parsed from its
+    JSON once, on the first read that needs it (the same objects serve every later read:
+    Rasa replays events onto a new tracker and does not change them)."""
 
     __slots__ = ("timestamp", "_data", "_events")
 
-    def __init__(self, timestamp: Optional[float], data: Optional[str] = None,
-                 event: Optional[Event] = None) -> None:
+    def __init__(self, timestamp: Optional[float], data: str) -> None:
         self.timestamp = timestamp
-        self._data = data
-        self._events: Optional[List[Event]] = [event] if event is not None else None
+        self._data: Optional[str] = data
+        self._events: Optional[List[Event]] = None
 
     def events(self) -> List[Event]:
         """The row's event (none when Rasa does not know its type, as `from_dict` skips it)."""
@@ -143,15 +144,14 @@ class _Session:
     started_at: Optional[float] = None  # the latest `session_started` row's timestamp
     rows: List[_Row] = field(default_factory=list)
 
-    def add(self, timestamp: Optional[float], type_name: str, data: Optional[str] = None,
-            event: Optional[Event] = None) -> None:
+    def add(self, timestamp: Optional[float], type_name: str, data: str) -> None:
         if type_name == SESSION_STARTED and timestamp is not None:
             if self.started_at is None or timestamp > self.started_at:
                 self.started_at = timestamp
                 # Rasa's filter: `timestamp >= the latest session start` (NULL never matches)
                 self.rows = [r for r in self.rows if r.timestamp is not None and r.timestamp >= timestamp]
         if self.started_at is None or (timestamp is not None and timestamp >= self.started_at):
-            self.rows.append(_Row(timestamp, data, event))
+            self.rows.append(_Row(timestamp, data))
 
 
 class EncryptedSQLTrackerStore(SQLTrackerStore):

@@ -7,6 +7,7 @@ a busy shift (ten staff answering twenty residents) exhaust it, and then drop ev
 replies and claims. A refused button press is still answered (the notice the first time,
 an empty answer after), so the client stops its spinner instead of waiting for Telegram to
 time out.
+
 The buckets are the gateway's (`ChatLimits.telegram`, in Redis when several gateways share
 one bot token's chats), put in `bot_data` by `build_telegram`; in memory when none were given.
 """
