@@ -15,7 +15,8 @@ on this payload: read them from the gateway's transcript, or drop this patch. Ra
 the whole tracker before each such call (replaying every event, only so that policy events
 can be dropped on a rejection) is skipped for these calls and for `action_listen` when the
 prediction adds no events.
-Nor is the domain, but to `validate_*` actions (`enable_selective_domain: true` in
+
+Nor is the domain sent, but to `validate_*` actions (`enable_selective_domain: true` in
 `endpoints*.yml`; Rasa still sends it to those, for rasa_sdk's form validation): no other
 action reads it.
 """

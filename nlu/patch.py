@@ -10,7 +10,8 @@ class Patch:
 
     def __init__(self, owner: type, name: str, replacement: Callable[..., Any]):
         self.owner, self.name, self.replacement = owner, name, replacement
-        self.original: Callable[..., Any] = getattr(owner, name)
+        # As the class holds it (a staticmethod stays one), inherited ones as looked up.
+        self.original: Callable[..., Any] = owner.__dict__.get(name, getattr(owner, name))
 
     def install(self) -> None:
         setattr(self.owner, self.name, self.replacement)

@@ -45,9 +45,9 @@ from common.logs import mask_every_record, quiet_client_libraries
 from common.service_secret import SECRET_NAME
 from common.settings import Settings
 from nlu import action_call, action_failover, rule_window
+from nlu.patch import Patch
 
 logger = logging.getLogger(__name__)
-_installed = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,14 +101,16 @@ def _resolve_by_type(type_name: str, default: Optional[Type[events.Event]] = Non
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
+FIXES = (
+    Patch(RemoteAction, "_validate_action_result", _validate_action_result),
+    Patch(events.Event, "resolve_by_type", staticmethod(_resolve_by_type)),
+)
+
+
 def install() -> None:
     """Applies both fixes (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-    events.Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign]
-    _installed = True
+    for fix in FIXES:
+        fix.install()
 
 
 async def _retrieve_or_raise(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
@@ -128,7 +130,7 @@ def strict_tracker_reads() -> None:
     tests/chaos/test_postgres_unreachable.py's logs. Now the error propagates: the REST channel
     logs it and answers no message, which the gateway turns into `service.unavailable`. A failed
     save still falls back to memory, as Rasa does (the reply is sent; the turn is not kept)."""
-    FailSafeTrackerStore.retrieve = _retrieve_or_raise  # type: ignore[method-assign]
+    Patch(FailSafeTrackerStore, "retrieve", _retrieve_or_raise).install()
 
 
 def set_action_timeout(seconds: float) -> None:

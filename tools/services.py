@@ -52,8 +52,9 @@ def free_port() -> int:
     The kernel gives `bind(0)` any port nobody holds at that moment, including one handed to
     a service that is down for a moment (killed in a fault test, restarting under the
     supervisor, not yet started): another stack's service could then take it, and the
-    first could not come back (seen in CI: "actions cannot restart: port … is held by …
-    cases.main"). Within one process (the test run, a bench) no port is handed out twice."""
+    first could not come back (seen in a clean-clone `make test`: "actions cannot restart:
+    port … is held by … cases.main", the same port handed to two services of one stack).
+    Within one process (the test run, a bench) no port is handed out twice."""
     with _ports_lock:
         for _attempt in range(1000):
             with socket.socket() as sock:
